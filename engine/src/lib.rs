@@ -1,0 +1,1 @@
+//! Reserved for the engine stage of orderflow (DESIGN.md section 2); it holds no code yet.

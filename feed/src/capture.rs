@@ -1,0 +1,1 @@
+//! Raw capture readers (in progress).
