@@ -118,7 +118,7 @@ fn fmt_scaled(units: i64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     write!(f, "{int}")?;
     if frac != 0 {
         let mut width = SCALE_DIGITS as usize;
-        while frac % 10 == 0 {
+        while frac.is_multiple_of(10) {
             frac /= 10;
             width -= 1;
         }
@@ -265,17 +265,47 @@ mod tests {
     fn rejects_bad_text_with_typed_errors() {
         assert_eq!(Px::from_str(""), Err(DecimalError::Empty));
         assert_eq!(Px::from_str("-"), Err(DecimalError::Empty));
-        assert_eq!(Px::from_str("1.123456789"), Err(DecimalError::TooManyFractionDigits));
+        assert_eq!(
+            Px::from_str("1.123456789"),
+            Err(DecimalError::TooManyFractionDigits)
+        );
         assert_eq!(Px::from_str("92233720369"), Err(DecimalError::Overflow));
-        assert_eq!(Px::from_str("99999999999999999999999"), Err(DecimalError::Overflow));
-        assert_eq!(Px::from_str("1.2.3"), Err(DecimalError::InvalidByte { pos: 3 }));
-        assert_eq!(Px::from_str("1e5"), Err(DecimalError::InvalidByte { pos: 1 }));
-        assert_eq!(Px::from_str(" 1"), Err(DecimalError::InvalidByte { pos: 0 }));
-        assert_eq!(Px::from_str("+1"), Err(DecimalError::InvalidByte { pos: 0 }));
-        assert_eq!(Px::from_str(".5"), Err(DecimalError::InvalidByte { pos: 0 }));
-        assert_eq!(Px::from_str("5."), Err(DecimalError::InvalidByte { pos: 1 }));
-        assert_eq!(Px::from_str("--5"), Err(DecimalError::InvalidByte { pos: 1 }));
-        assert_eq!(Px::from_str("1\"2"), Err(DecimalError::InvalidByte { pos: 1 }));
+        assert_eq!(
+            Px::from_str("99999999999999999999999"),
+            Err(DecimalError::Overflow)
+        );
+        assert_eq!(
+            Px::from_str("1.2.3"),
+            Err(DecimalError::InvalidByte { pos: 3 })
+        );
+        assert_eq!(
+            Px::from_str("1e5"),
+            Err(DecimalError::InvalidByte { pos: 1 })
+        );
+        assert_eq!(
+            Px::from_str(" 1"),
+            Err(DecimalError::InvalidByte { pos: 0 })
+        );
+        assert_eq!(
+            Px::from_str("+1"),
+            Err(DecimalError::InvalidByte { pos: 0 })
+        );
+        assert_eq!(
+            Px::from_str(".5"),
+            Err(DecimalError::InvalidByte { pos: 0 })
+        );
+        assert_eq!(
+            Px::from_str("5."),
+            Err(DecimalError::InvalidByte { pos: 1 })
+        );
+        assert_eq!(
+            Px::from_str("--5"),
+            Err(DecimalError::InvalidByte { pos: 1 })
+        );
+        assert_eq!(
+            Px::from_str("1\"2"),
+            Err(DecimalError::InvalidByte { pos: 1 })
+        );
     }
 
     #[test]
@@ -283,7 +313,10 @@ mod tests {
         let max = Px(i64::MAX);
         assert_eq!(max.to_string(), "92233720368.54775807");
         assert_eq!(Px::from_str("92233720368.54775807"), Ok(max));
-        assert_eq!(Px::from_str("92233720368.54775808"), Err(DecimalError::Overflow));
+        assert_eq!(
+            Px::from_str("92233720368.54775808"),
+            Err(DecimalError::Overflow)
+        );
         let min = Px(-i64::MAX);
         assert_eq!(Px::from_str(&min.to_string()), Ok(min));
     }
@@ -302,7 +335,11 @@ mod tests {
     fn oracle(int: &str, frac: &str, negative: bool) -> String {
         let mut digits = format!("{int}{frac:0<8}");
         let trimmed = digits.trim_start_matches('0');
-        digits = if trimmed.is_empty() { "0".into() } else { trimmed.into() };
+        digits = if trimmed.is_empty() {
+            "0".into()
+        } else {
+            trimmed.into()
+        };
         if negative && digits != "0" {
             format!("-{digits}")
         } else {

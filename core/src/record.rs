@@ -21,7 +21,10 @@ pub const UNDEF_TIME: i64 = i64::MIN;
 
 /// Bit set carried by every event.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "rkyv", derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize))]
+#[cfg_attr(
+    feature = "rkyv",
+    derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)
+)]
 #[cfg_attr(feature = "rkyv", rkyv(derive(Debug, PartialEq)))]
 #[repr(transparent)]
 pub struct Flags(pub u8);
@@ -62,7 +65,10 @@ impl Flags {
 
 /// Side of the book a [`Level`] sits on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(feature = "rkyv", derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize))]
+#[cfg_attr(
+    feature = "rkyv",
+    derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)
+)]
 #[cfg_attr(feature = "rkyv", rkyv(derive(Debug, PartialEq)))]
 #[repr(u8)]
 pub enum BookSide {
@@ -75,7 +81,10 @@ pub enum BookSide {
 
 /// Side of an order or of a trade's aggressor.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(feature = "rkyv", derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize))]
+#[cfg_attr(
+    feature = "rkyv",
+    derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)
+)]
 #[cfg_attr(feature = "rkyv", rkyv(derive(Debug, PartialEq)))]
 #[repr(u8)]
 pub enum Side {
@@ -330,7 +339,10 @@ records! {
 
 /// Order status of a liquidation order (`o.X`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "rkyv", derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize))]
+#[cfg_attr(
+    feature = "rkyv",
+    derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)
+)]
 #[cfg_attr(feature = "rkyv", rkyv(derive(Debug, PartialEq)))]
 #[repr(u8)]
 pub enum OrderStatus {
@@ -379,7 +391,10 @@ impl OrderStatus {
 
 /// Kline interval (`k.i`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "rkyv", derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize))]
+#[cfg_attr(
+    feature = "rkyv",
+    derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)
+)]
 #[cfg_attr(feature = "rkyv", rkyv(derive(Debug, PartialEq)))]
 #[repr(u8)]
 #[allow(missing_docs, reason = "the variants are Binance's interval names")]
@@ -448,7 +463,10 @@ impl KlineInterval {
 
 /// What a [`Status`] event reports.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "rkyv", derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize))]
+#[cfg_attr(
+    feature = "rkyv",
+    derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)
+)]
 #[cfg_attr(feature = "rkyv", rkyv(derive(Debug, PartialEq)))]
 #[repr(u8)]
 pub enum StatusCode {
@@ -465,10 +483,16 @@ pub enum StatusCode {
 
 /// The record inside an [`Event`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "rkyv", derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize))]
+#[cfg_attr(
+    feature = "rkyv",
+    derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)
+)]
 #[cfg_attr(feature = "rkyv", rkyv(derive(Debug, PartialEq)))]
 #[repr(C, u8)]
-#[allow(missing_docs, reason = "each variant holds the record of the same name")]
+#[allow(
+    missing_docs,
+    reason = "each variant holds the record of the same name"
+)]
 pub enum Body {
     DepthDiff(DepthDiff),
     DepthSnapshot(DepthSnapshot),
@@ -487,7 +511,10 @@ pub enum Body {
 /// The kind of an event, without its payload (the recorder's `kind` field).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
-#[allow(missing_docs, reason = "each variant names the record of the same name")]
+#[allow(
+    missing_docs,
+    reason = "each variant names the record of the same name"
+)]
 pub enum EventKind {
     DepthDiff = 0,
     DepthSnapshot = 1,
@@ -596,7 +623,10 @@ impl Body {
 
 /// One event: a common header and its record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "rkyv", derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize))]
+#[cfg_attr(
+    feature = "rkyv",
+    derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)
+)]
 #[cfg_attr(feature = "rkyv", rkyv(derive(Debug, PartialEq)))]
 #[repr(C)]
 pub struct Event {

@@ -4,7 +4,10 @@ use core::fmt;
 
 /// Index of a symbol in its [`SymbolTable`]; the only symbol identity an event carries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(feature = "rkyv", derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize))]
+#[cfg_attr(
+    feature = "rkyv",
+    derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)
+)]
 #[cfg_attr(feature = "rkyv", rkyv(derive(Debug, PartialEq)))]
 #[repr(transparent)]
 pub struct SymbolId(pub u16);
@@ -113,8 +116,7 @@ impl SymbolTable {
         self.names
             .iter()
             .position(|n| {
-                usize::from(n.len) == name.len()
-                    && n.bytes[..name.len()].eq_ignore_ascii_case(name)
+                usize::from(n.len) == name.len() && n.bytes[..name.len()].eq_ignore_ascii_case(name)
             })
             .map(|i| SymbolId(i as u16))
     }

@@ -1,0 +1,201 @@
+//! The per-event pipeline: sync book, then features, per symbol (DESIGN.md section 2).
+//!
+//! For every event the pipeline finds the symbol's state (created on first sight), hands depth
+//! records to the symbol's [`SyncBook`], forwards the `Status` events the sync machine emits to
+//! the sink (so a recorder logs them), and then lets the symbol's [`SymbolFeatures`] see the event
+//! together with whether it completed a book update. Nothing here reads a clock or allocates after
+//! a symbol's first event.
+
+use orderflow_book::{Book, BookConfig, SnapshotRequester, SyncBook, SyncSink};
+use orderflow_core::{Body, DepthDiff, Event, StatusCode, SymbolId};
+use orderflow_features::{BookChange, FeatureConfig, FeatureSink, SymbolFeatures};
+
+/// Configuration of a [`Pipeline`]: one book and one feature configuration for every symbol.
+#[derive(Clone, Debug, Default)]
+pub struct PipelineConfig {
+    /// Book and sync-machine settings.
+    pub book: BookConfig,
+    /// Feature and bar settings.
+    pub features: FeatureConfig,
+    /// When `false`, only books are maintained (for measuring the cost of features).
+    pub features_disabled: bool,
+}
+
+/// A depth diff that was fully applied to a valid book.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BookUpdate {
+    /// The diff's final update id `u`: the book is valid as of this id.
+    pub final_update_id: u64,
+    /// The diff's event time `E`, ms.
+    pub event_time_ms: i64,
+    /// Local receive time of the frame, ns.
+    pub recv_ns: i64,
+    /// `true` when this diff made the book valid again (first diff after a snapshot).
+    pub resynced: bool,
+}
+
+/// What a [`Pipeline`] produces besides features.
+pub trait PipelineSink: FeatureSink {
+    /// A diff was fully applied; `book` is valid as of `update.final_update_id`.
+    fn book_updated(&mut self, symbol: SymbolId, book: &Book, update: BookUpdate) {
+        let _ = (symbol, book, update);
+    }
+
+    /// The sync machine emitted a `Status` event (gap, resync): recorders log it.
+    fn status(&mut self, event: &Event) {
+        let _ = event;
+    }
+}
+
+impl PipelineSink for () {}
+
+/// Routes what a symbol's [`SyncBook`] reports to its features and the pipeline's sink.
+struct BookSink<'a, S: ?Sized> {
+    symbol: SymbolId,
+    recv_ns: i64,
+    features: Option<&'a mut SymbolFeatures>,
+    out: &'a mut S,
+}
+
+impl<S: PipelineSink + ?Sized> SyncSink for BookSink<'_, S> {
+    fn status(&mut self, book: &Book, event: &Event) {
+        self.out.status(event);
+        // A gap invalidates the book: features see it empty from here on.
+        if let (Body::Status(status), Some(features)) = (&event.body, self.features.as_deref_mut())
+            && status.code == StatusCode::Gap
+        {
+            features.on_book_update(book, status.exchange_time_ms, self.out);
+        }
+    }
+
+    fn diff_applied(&mut self, book: &Book, diff: &DepthDiff, resynced: bool) {
+        self.out.book_updated(
+            self.symbol,
+            book,
+            BookUpdate {
+                final_update_id: diff.final_update_id,
+                event_time_ms: diff.event_time_ms,
+                recv_ns: self.recv_ns,
+                resynced,
+            },
+        );
+        if let Some(features) = self.features.as_deref_mut() {
+            features.on_book_update(book, diff.transact_time_ms, self.out);
+        }
+    }
+}
+
+struct SymbolState {
+    book: SyncBook,
+    features: SymbolFeatures,
+}
+
+/// Books and features for every symbol, driven one event at a time.
+pub struct Pipeline {
+    config: PipelineConfig,
+    symbols: Vec<Option<SymbolState>>,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("symbols", &self.symbols.iter().flatten().count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pipeline {
+    /// A pipeline with no symbol yet; each symbol's state is created at its first event.
+    ///
+    /// # Panics
+    /// When `config` is invalid (see [`Pipeline::try_new`]).
+    #[must_use]
+    pub fn new(config: PipelineConfig) -> Self {
+        match Self::try_new(config) {
+            Ok(p) => p,
+            Err(e) => panic!("invalid pipeline configuration: {e}"),
+        }
+    }
+
+    /// A pipeline, after checking the configuration.
+    ///
+    /// # Errors
+    /// A message naming what is wrong with the book or feature configuration.
+    pub fn try_new(config: PipelineConfig) -> Result<Self, String> {
+        config.book.validate().map_err(|e| e.to_string())?;
+        SymbolFeatures::try_new(SymbolId(0), &config.features).map_err(|e| e.to_string())?;
+        Ok(Self {
+            config,
+            symbols: Vec::new(),
+        })
+    }
+
+    /// Processes one event.
+    pub fn on_event<R, S>(&mut self, event: &Event, requester: &mut R, sink: &mut S)
+    where
+        R: SnapshotRequester + ?Sized,
+        S: PipelineSink + ?Sized,
+    {
+        let index = event.symbol.index();
+        if self.symbols.len() <= index {
+            self.symbols.resize_with(index + 1, || None);
+        }
+        let Some(slot) = self.symbols.get_mut(index) else {
+            return;
+        };
+        let state = slot.get_or_insert_with(|| SymbolState {
+            book: SyncBook::new(event.symbol, &self.config.book),
+            features: SymbolFeatures::new(event.symbol, &self.config.features),
+        });
+
+        if matches!(
+            event.body,
+            Body::DepthDiff(_) | Body::DepthSnapshot(_) | Body::Level(_)
+        ) {
+            // Moves the features' clock (a diff header may close bars) before the book changes.
+            if !self.config.features_disabled {
+                let book = state.book.book();
+                state
+                    .features
+                    .on_event(event, book, BookChange::Unchanged, sink);
+            }
+            let mut book_sink = BookSink {
+                symbol: event.symbol,
+                recv_ns: event.recv_ns,
+                features: (!self.config.features_disabled).then_some(&mut state.features),
+                out: sink,
+            };
+            state.book.on_event(event, requester, &mut book_sink);
+        } else if !self.config.features_disabled {
+            let book = state.book.book();
+            state
+                .features
+                .on_event(event, book, BookChange::Unchanged, sink);
+        }
+    }
+
+    /// The sync book of `symbol`, if it has had an event.
+    #[must_use]
+    pub fn sync_book(&self, symbol: SymbolId) -> Option<&SyncBook> {
+        self.state(symbol).map(|s| &s.book)
+    }
+
+    /// The features of `symbol`, if it has had an event.
+    #[must_use]
+    pub fn features(&self, symbol: SymbolId) -> Option<&SymbolFeatures> {
+        self.state(symbol).map(|s| &s.features)
+    }
+
+    /// Ids of every symbol that has had an event, in id order.
+    pub fn symbol_ids(&self) -> impl Iterator<Item = SymbolId> + '_ {
+        self.symbols
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.is_some())
+            .map(|(i, _)| SymbolId(u16::try_from(i).unwrap_or(u16::MAX)))
+    }
+
+    fn state(&self, symbol: SymbolId) -> Option<&SymbolState> {
+        self.symbols.get(symbol.index()).and_then(Option::as_ref)
+    }
+}

@@ -1,1 +1,0 @@
-//! Frame parser (in progress).
