@@ -136,6 +136,15 @@ impl Pipeline {
         R: SnapshotRequester + ?Sized,
         S: PipelineSink + ?Sized,
     {
+        // Gap and Resynced are what the sync machine derives from the depth stream: a recorded
+        // log holds them (the recorder logs the pipeline's status output), and replaying them as
+        // input would let them move the features' clock where live did not. The sync machine
+        // derives them again from the same depth events.
+        if let Body::Status(status) = &event.body
+            && matches!(status.code, StatusCode::Gap | StatusCode::Resynced)
+        {
+            return;
+        }
         let index = event.symbol.index();
         if self.symbols.len() <= index {
             self.symbols.resize_with(index + 1, || None);
@@ -197,5 +206,68 @@ impl Pipeline {
 
     fn state(&self, symbol: SymbolId) -> Option<&SymbolState> {
         self.symbols.get(symbol.index()).and_then(Option::as_ref)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use orderflow_book::NoopRequester;
+    use orderflow_core::{Flags, Px, Qty, Side, Status, Trade};
+    use orderflow_features::FeatureDigest;
+
+    use super::*;
+
+    fn trade(t: i64) -> Event {
+        let trade = Trade {
+            trade_id: t as u64,
+            px: Px::from_units(100),
+            qty: Qty::from_units(1),
+            transact_time_ms: t,
+            event_time_ms: t,
+            aggressor: Side::Buy,
+            ..Trade::default()
+        };
+        Event::new(t * 1_000_000, SymbolId(0), Body::Trade(trade)).with_flags(Flags::LAST)
+    }
+
+    fn status(code: StatusCode, t: i64) -> Event {
+        let status = Status {
+            code,
+            exchange_time_ms: t,
+            ..Status::default()
+        };
+        Event::new(t * 1_000_000, SymbolId(0), Body::Status(status)).with_flags(Flags::LAST)
+    }
+
+    fn digest(events: &[Event]) -> (u64, u64) {
+        let mut pipeline = Pipeline::new(PipelineConfig::default());
+        let mut digest = FeatureDigest::new();
+        for e in events {
+            pipeline.on_event(e, &mut NoopRequester, &mut digest);
+        }
+        (digest.value(), digest.bar_count())
+    }
+
+    impl PipelineSink for FeatureDigest {}
+
+    #[test]
+    fn recorded_sync_statuses_are_not_replayed_as_input() {
+        let live = [trade(1_000), trade(1_500), trade(9_000)];
+        let logged = [
+            trade(1_000),
+            status(StatusCode::Gap, 5_000),
+            trade(1_500),
+            status(StatusCode::Resynced, 6_000),
+            trade(9_000),
+        ];
+        assert_eq!(digest(&live), digest(&logged));
+        // A feed status (a disconnect) is input and does move the clock.
+        let disconnected = [
+            trade(1_000),
+            status(StatusCode::Disconnected, 5_000),
+            trade(1_500),
+            trade(9_000),
+        ];
+        assert_ne!(digest(&live), digest(&disconnected));
     }
 }

@@ -1,0 +1,316 @@
+//! Ring benches (DESIGN.md section 7: "ring: one hop between pinned threads <= 150 ns p50 /
+//! streaming <= 10 ns per event, not slower than crossbeam `ArrayQueue`").
+//!
+//! Every case moves 128-byte [`Event`]s between two threads, the main thread pinned to the
+//! first core and the other thread to the last when the machine reports two or more. Cases:
+//!
+//! - group `ring_hop` (`iter_custom`, as rtrb's `benches/push_pop.rs`): a ping-pong through two
+//!   rings, one each way, each iteration one round trip; the figure is half of it, one hop.
+//!   `base` bounces a counter through two `CachePadded` atomics: the bare cache-line transfer
+//!   every ring pays.
+//! - group `ring_stream` (`iter_custom`): a producer thread pushes N events as fast as the ring
+//!   takes them while the main thread pops them; the figure is the time per event. `base` is the
+//!   consumer loop with no ring (it makes the events it would have popped).
+//!
+//! In each group: `orderflow` (the engine's hand-written ring), `crossbeam_array_queue`
+//! (crossbeam-queue's MPMC `ArrayQueue`, the named baseline) and `rtrb` (the reference SPSC),
+//! all with 1024 slots.
+//!
+//! Reproduce:
+//!
+//! ```text
+//! cargo bench -p orderflow-benches --bench ring -- --warm-up-time 1 --measurement-time 3
+//! ```
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use crossbeam_queue::ArrayQueue;
+use crossbeam_utils::CachePadded;
+use orderflow_core::{Body, Event, SymbolId, Timer};
+
+const CAPACITY: usize = 1024;
+
+/// A single-producer/single-consumer queue under test.
+#[allow(
+    clippy::result_large_err,
+    reason = "a full ring hands the value back, as every ring's push does"
+)]
+trait Spsc: 'static {
+    const NAME: &'static str;
+    type P: Send + 'static;
+    type C: Send + 'static;
+    fn make(capacity: usize) -> (Self::P, Self::C);
+    fn push(p: &mut Self::P, v: Event) -> Result<(), Event>;
+    fn pop(c: &mut Self::C) -> Option<Event>;
+}
+
+struct Ours;
+impl Spsc for Ours {
+    const NAME: &'static str = "orderflow";
+    type P = orderflow_engine::Producer<Event>;
+    type C = orderflow_engine::Consumer<Event>;
+    fn make(capacity: usize) -> (Self::P, Self::C) {
+        orderflow_engine::ring::ring(capacity)
+    }
+    #[inline]
+    fn push(p: &mut Self::P, v: Event) -> Result<(), Event> {
+        p.try_push(v)
+            .map_err(orderflow_engine::PushError::into_inner)
+    }
+    #[inline]
+    fn pop(c: &mut Self::C) -> Option<Event> {
+        c.try_pop().ok()
+    }
+}
+
+struct Crossbeam;
+impl Spsc for Crossbeam {
+    const NAME: &'static str = "crossbeam_array_queue";
+    type P = Arc<ArrayQueue<Event>>;
+    type C = Arc<ArrayQueue<Event>>;
+    fn make(capacity: usize) -> (Self::P, Self::C) {
+        let q = Arc::new(ArrayQueue::new(capacity));
+        (Arc::clone(&q), q)
+    }
+    #[inline]
+    fn push(p: &mut Self::P, v: Event) -> Result<(), Event> {
+        p.push(v)
+    }
+    #[inline]
+    fn pop(c: &mut Self::C) -> Option<Event> {
+        c.pop()
+    }
+}
+
+struct Rtrb;
+impl Spsc for Rtrb {
+    const NAME: &'static str = "rtrb";
+    type P = rtrb::Producer<Event>;
+    type C = rtrb::Consumer<Event>;
+    fn make(capacity: usize) -> (Self::P, Self::C) {
+        rtrb::RingBuffer::new(capacity)
+    }
+    #[inline]
+    fn push(p: &mut Self::P, v: Event) -> Result<(), Event> {
+        p.push(v).map_err(|rtrb::PushError::Full(v)| v)
+    }
+    #[inline]
+    fn pop(c: &mut Self::C) -> Option<Event> {
+        c.pop().ok()
+    }
+}
+
+fn event(i: u64) -> Event {
+    Event::new(
+        i as i64,
+        SymbolId(0),
+        Body::Timer(Timer { now_ms: i as i64 }),
+    )
+}
+
+fn stamp(e: &Event) -> u64 {
+    e.recv_ns as u64
+}
+
+/// First and last core, when there are two or more.
+fn cores() -> Option<(core_affinity::CoreId, core_affinity::CoreId)> {
+    let ids = core_affinity::get_core_ids()?;
+    match (ids.first(), ids.last()) {
+        (Some(a), Some(b)) if a.id != b.id => Some((*a, *b)),
+        _ => None,
+    }
+}
+
+/// Pins the calling thread; a refused pin only costs precision, so it is reported, not fatal.
+fn pin(core: Option<core_affinity::CoreId>) {
+    if let Some(c) = core
+        && !core_affinity::set_for_current(c)
+    {
+        eprintln!("could not pin to core {}", c.id);
+    }
+}
+
+fn hop<Q: Spsc>(
+    c: &mut Criterion,
+    main_core: Option<core_affinity::CoreId>,
+    other: Option<core_affinity::CoreId>,
+) {
+    let (mut ping_tx, mut ping_rx) = Q::make(CAPACITY);
+    let (mut pong_tx, mut pong_rx) = Q::make(CAPACITY);
+    let stop = Arc::new(AtomicBool::new(false));
+    let echo_stop = Arc::clone(&stop);
+    let echo = thread::spawn(move || {
+        pin(other);
+        while !echo_stop.load(Ordering::Relaxed) {
+            if let Some(e) = Q::pop(&mut ping_rx) {
+                let mut e = e;
+                while let Err(back) = Q::push(&mut pong_tx, e) {
+                    e = back;
+                    std::hint::spin_loop();
+                }
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+    });
+    pin(main_core);
+    let mut group = c.benchmark_group("ring_hop");
+    group.bench_function(Q::NAME, |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for i in 0..iters {
+                let mut e = event(i);
+                while let Err(back) = Q::push(&mut ping_tx, e) {
+                    e = back;
+                    std::hint::spin_loop();
+                }
+                loop {
+                    if let Some(r) = Q::pop(&mut pong_rx) {
+                        debug_assert_eq!(stamp(&r), i);
+                        black_box(r);
+                        break;
+                    }
+                    std::hint::spin_loop();
+                }
+            }
+            start.elapsed() / 2
+        });
+    });
+    group.finish();
+    stop.store(true, Ordering::Relaxed);
+    let _ = echo.join();
+}
+
+fn hop_base(
+    c: &mut Criterion,
+    main_core: Option<core_affinity::CoreId>,
+    other: Option<core_affinity::CoreId>,
+) {
+    let ping = Arc::new(CachePadded::new(AtomicU64::new(0)));
+    let pong = Arc::new(CachePadded::new(AtomicU64::new(0)));
+    let (ping2, pong2) = (Arc::clone(&ping), Arc::clone(&pong));
+    let echo = thread::spawn(move || {
+        pin(other);
+        loop {
+            let v = ping2.load(Ordering::Acquire);
+            if v == u64::MAX {
+                break;
+            }
+            if v == pong2.load(Ordering::Relaxed) {
+                std::hint::spin_loop();
+            } else {
+                pong2.store(v, Ordering::Release);
+            }
+        }
+    });
+    pin(main_core);
+    let mut next = 0u64;
+    let mut group = c.benchmark_group("ring_hop");
+    group.bench_function("base", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                next += 1;
+                ping.store(next, Ordering::Release);
+                while pong.load(Ordering::Acquire) != next {
+                    std::hint::spin_loop();
+                }
+            }
+            start.elapsed() / 2
+        });
+    });
+    group.finish();
+    ping.store(u64::MAX, Ordering::Release);
+    let _ = echo.join();
+}
+
+fn stream<Q: Spsc>(
+    c: &mut Criterion,
+    main_core: Option<core_affinity::CoreId>,
+    other: Option<core_affinity::CoreId>,
+) {
+    pin(main_core);
+    let mut group = c.benchmark_group("ring_stream");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function(Q::NAME, |b| {
+        b.iter_custom(|iters| {
+            let (mut tx, mut rx) = Q::make(CAPACITY);
+            let go = Arc::new(AtomicBool::new(false));
+            let go2 = Arc::clone(&go);
+            let producer = thread::spawn(move || {
+                pin(other);
+                while !go2.load(Ordering::Acquire) {
+                    std::hint::spin_loop();
+                }
+                for i in 0..iters {
+                    let mut e = event(i);
+                    while let Err(back) = Q::push(&mut tx, e) {
+                        e = back;
+                        std::hint::spin_loop();
+                    }
+                }
+            });
+            go.store(true, Ordering::Release);
+            let start = Instant::now();
+            let mut got = 0;
+            while got < iters {
+                if let Some(e) = Q::pop(&mut rx) {
+                    debug_assert_eq!(stamp(&e), got);
+                    black_box(e);
+                    got += 1;
+                } else {
+                    std::hint::spin_loop();
+                }
+            }
+            let elapsed = start.elapsed();
+            let _ = producer.join();
+            elapsed
+        });
+    });
+    group.finish();
+}
+
+fn stream_base(c: &mut Criterion) {
+    let mut group = c.benchmark_group("ring_stream");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("base", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for i in 0..iters {
+                black_box(event(black_box(i)));
+            }
+            start.elapsed()
+        });
+    });
+    group.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    let (main_core, other) = match cores() {
+        Some((a, b)) => (Some(a), Some(b)),
+        None => {
+            eprintln!("one core: the threads are not pinned");
+            (None, None)
+        }
+    };
+    hop_base(c, main_core, other);
+    hop::<Ours>(c, main_core, other);
+    hop::<Crossbeam>(c, main_core, other);
+    hop::<Rtrb>(c, main_core, other);
+    stream_base(c);
+    stream::<Ours>(c, main_core, other);
+    stream::<Crossbeam>(c, main_core, other);
+    stream::<Rtrb>(c, main_core, other);
+}
+
+criterion_group! {
+    name = ring;
+    config = Criterion::default().warm_up_time(Duration::from_secs(1));
+    targets = benches
+}
+criterion_main!(ring);

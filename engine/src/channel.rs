@@ -1,0 +1,182 @@
+//! A [`ring`] with wake-ups: the ends the engine's threads hold.
+//!
+//! [`Sender`] and [`Receiver`] wrap a [`Producer`]/[`Consumer`] with two [`Signal`]s: `data`, on
+//! which the receiver parks when the ring is empty (woken by the sender after a push), and
+//! `space`, on which a blocking sender parks when it is full (woken by the receiver after a
+//! pop). What happens on a full ring is the caller's [`Backpressure`] policy.
+
+use std::sync::Arc;
+
+use crate::ring::{Consumer, Producer, PushError, ring};
+use crate::wait::{Signal, WaitStrategy};
+
+/// What a producer does when its output ring is full (DESIGN.md section 2: never a silent drop).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Backpressure {
+    /// Wait (with the engine's [`WaitStrategy`]) until the consumer makes room; each full ring
+    /// met is counted. Loses nothing, but a slow consumer slows the producer.
+    BlockSpin,
+    /// Skip the value and count it. The producer never waits.
+    #[default]
+    CountAndSkip,
+}
+
+/// What a send did, for the sender's counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Sent {
+    /// Pushed at once.
+    Pushed,
+    /// Pushed after waiting for space.
+    PushedAfterWait,
+    /// Skipped: ring full under [`Backpressure::CountAndSkip`].
+    Skipped,
+    /// Dropped: the receiver is gone.
+    Closed,
+}
+
+pub(crate) fn channel<T: Copy + Send>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+    let (producer, consumer) = ring(capacity);
+    let data = Signal::new();
+    let space = Signal::new();
+    (
+        Sender {
+            producer,
+            data: Arc::clone(&data),
+            space: Arc::clone(&space),
+        },
+        Receiver {
+            consumer,
+            data,
+            space,
+        },
+    )
+}
+
+#[derive(Debug)]
+pub(crate) struct Sender<T> {
+    producer: Producer<T>,
+    data: Arc<Signal>,
+    space: Arc<Signal>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Receiver<T> {
+    consumer: Consumer<T>,
+    data: Arc<Signal>,
+    space: Arc<Signal>,
+}
+
+impl<T: Copy + Send> Sender<T> {
+    /// Pushes `value` following `policy`, waiting with `wait` when it says so.
+    #[inline]
+    pub(crate) fn send<W: WaitStrategy>(
+        &mut self,
+        value: T,
+        policy: Backpressure,
+        wait: W,
+    ) -> Sent {
+        match self.producer.try_push(value) {
+            Ok(()) => {
+                self.data.wake();
+                Sent::Pushed
+            }
+            Err(PushError::Full(value)) => self.send_full(value, policy, wait),
+        }
+    }
+
+    #[cold]
+    fn send_full<W: WaitStrategy>(&mut self, mut value: T, policy: Backpressure, wait: W) -> Sent {
+        if self.producer.is_abandoned() {
+            return Sent::Closed;
+        }
+        if policy == Backpressure::CountAndSkip {
+            // The receiver may be parked on a full ring only if a wake was missed; make sure.
+            self.data.wake_fenced();
+            return Sent::Skipped;
+        }
+        let mut step = 0u32;
+        loop {
+            self.data.wake_fenced();
+            let producer = &mut self.producer;
+            self.space.wait(wait.action(step), || {
+                !producer.is_full() || producer.is_abandoned()
+            });
+            step = step.saturating_add(1);
+            match self.producer.try_push(value) {
+                Ok(()) => {
+                    self.data.wake();
+                    return Sent::PushedAfterWait;
+                }
+                Err(PushError::Full(v)) => value = v,
+            }
+            if self.producer.is_abandoned() {
+                return Sent::Closed;
+            }
+        }
+    }
+
+    /// Wakes the receiver if it parked, with a fence: call before going idle.
+    pub(crate) fn flush(&self) {
+        self.data.wake_fenced();
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        self.producer.close();
+        self.data.wake_fenced();
+    }
+}
+
+impl<T: Copy + Send> Receiver<T> {
+    /// Takes the oldest value if any.
+    #[inline]
+    pub(crate) fn try_recv(&mut self) -> Option<T> {
+        let value = self.consumer.try_pop().ok()?;
+        self.space.wake();
+        Some(value)
+    }
+
+    /// Waits once with `action` for a value (or for the sender to go).
+    pub(crate) fn wait(&mut self, action: crate::wait::WaitAction) {
+        // Before sleeping, make sure a sender blocked on a full ring is awake.
+        self.space.wake_fenced();
+        let consumer = &mut self.consumer;
+        self.data
+            .wait(action, || consumer.is_abandoned() || !consumer.is_empty());
+    }
+
+    /// The next value, waiting with `wait` while the ring is empty; `None` once the sender is
+    /// gone and every value it sent has been taken.
+    pub(crate) fn recv<W: WaitStrategy>(&mut self, wait: W) -> Option<T> {
+        let mut step = 0u32;
+        loop {
+            if let Some(v) = self.try_recv() {
+                return Some(v);
+            }
+            if self.consumer.is_abandoned() {
+                // Everything pushed before the close is visible now: one last look.
+                return self.try_recv();
+            }
+            self.wait(wait.action(step));
+            step = step.saturating_add(1);
+        }
+    }
+
+    /// `true` once the sender is gone (values may remain: drain with `try_recv`).
+    pub(crate) fn is_abandoned(&self) -> bool {
+        self.consumer.is_abandoned()
+    }
+
+    /// Values waiting now.
+    pub(crate) fn len(&mut self) -> usize {
+        self.consumer.len()
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        self.consumer.close();
+        self.space.wake_fenced();
+    }
+}

@@ -1,0 +1,399 @@
+//! A bounded single-producer/single-consumer ring of `Copy` values (DESIGN.md section 2;
+//! STYLE.md section 3).
+//!
+//! # Algorithm
+//! The ring is a preallocated array of `capacity` slots, `capacity` a power of two, and two
+//! counters that only grow (wrapping): `tail`, the next position the [`Producer`] writes, and
+//! `head`, the next position the [`Consumer`] reads. Position `p` lives in slot `p & mask`. The
+//! ring holds `tail - head` values; it is empty when they are equal and full when they differ
+//! by `capacity`. Each counter has one writer, so neither needs a read-modify-write: the
+//! producer stores `tail`, the consumer stores `head`, each with Release, and each reads the
+//! other's with Acquire.
+//!
+//! The two counters sit in separate [`CachePadded`] lines, and each side keeps a private copy
+//! of the other side's counter (`cached_head`, `cached_tail`, as rtrb's `src/lib.rs` and
+//! disruptor-rs's `src/cursor.rs` do). The producer re-reads `head` only when its cached copy
+//! says the ring is full, the consumer re-reads `tail` only when its copy says it is empty, so a
+//! streaming producer and consumer touch each other's cache line once per lap, not once per
+//! value.
+//!
+//! Values are `Copy`: a slot is written by a plain copy and read by a plain copy, nothing is
+//! ever dropped, and a value left in the ring when both ends are gone is simply forgotten.
+//!
+//! A full ring returns the value ([`PushError::Full`]); what to do then (wait, or count and
+//! skip) is the caller's policy, never a silent drop. Each side can see when the other end was
+//! dropped or closed ([`Producer::is_abandoned`], [`Consumer::is_abandoned`]); a consumer that
+//! sees the producer gone and then finds the ring empty has received every value.
+//!
+//! # Safety
+//! This is the engine's only `unsafe` module. The invariant every block relies on: slots at
+//! positions `head..tail` are initialised and owned by the consumer, every other slot is owned
+//! by the producer; the producer publishes a slot by storing `tail` (Release) after writing it,
+//! the consumer releases a slot by storing `head` (Release) after reading it, and each side
+//! reads the other's counter with Acquire before touching a slot. `Producer` and `Consumer`
+//! are the only handles and their methods take `&mut self`, so each side is one thread at a
+//! time. The atomics come from the `crate::loom` shim and are model-checked by
+//! `engine/tests/loom.rs` under `--cfg loom`.
+//!
+//! # Measurements
+//! Why hand-written rather than crossbeam's `ArrayQueue`: see the crate docs, "Rings", for the
+//! numbers from `benches/benches/ring.rs` and how to reproduce them.
+
+use core::fmt;
+use core::mem::MaybeUninit;
+
+use crossbeam_utils::CachePadded;
+
+use crate::loom::{Arc, AtomicBool, AtomicUsize, Ordering, UnsafeCell};
+
+/// The state both ends share.
+struct Shared<T> {
+    /// Next position the consumer reads. Stored by the consumer only (Release).
+    head: CachePadded<AtomicUsize>,
+    /// Next position the producer writes. Stored by the producer only (Release).
+    tail: CachePadded<AtomicUsize>,
+    /// `capacity - 1`; positions map to slots by `position & mask`.
+    mask: usize,
+    /// Set (Release) once the producer is closed or dropped.
+    producer_closed: AtomicBool,
+    /// Set (Release) once the consumer is closed or dropped.
+    consumer_closed: AtomicBool,
+    slots: Box<[UnsafeCell<MaybeUninit<T>>]>,
+}
+
+// SAFETY: the slots are the only non-`Sync` part. Access to them is partitioned by the
+// head/tail protocol in the module docs: a slot is written only by the single `Producer`
+// while it is outside `head..tail` and read only by the single `Consumer` while it is inside,
+// with Release/Acquire on the counters ordering the accesses. Values cross threads, so
+// `T: Send` is required.
+unsafe impl<T: Send> Sync for Shared<T> {}
+// SAFETY: as above; `Shared` owns `T`s that are moved between threads, hence `T: Send`.
+unsafe impl<T: Send> Send for Shared<T> {}
+
+/// Creates a ring of at least `capacity` slots (rounded up to a power of two) and returns its
+/// two ends. All memory is allocated here.
+///
+/// # Panics
+/// When `capacity` is zero or its next power of two overflows `usize` (a programmer error).
+#[must_use]
+pub fn ring<T: Copy + Send>(capacity: usize) -> (Producer<T>, Consumer<T>) {
+    assert!(capacity > 0, "ring capacity must be positive");
+    let capacity = capacity
+        .checked_next_power_of_two()
+        .unwrap_or_else(|| panic!("ring capacity {capacity} has no power of two"));
+    let slots = (0..capacity)
+        .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
+        .collect();
+    let shared = Arc::new(Shared {
+        head: CachePadded::new(AtomicUsize::new(0)),
+        tail: CachePadded::new(AtomicUsize::new(0)),
+        mask: capacity - 1,
+        producer_closed: AtomicBool::new(false),
+        consumer_closed: AtomicBool::new(false),
+        slots,
+    });
+    (
+        Producer {
+            shared: Arc::clone(&shared),
+            tail: 0,
+            cached_head: 0,
+        },
+        Consumer {
+            shared,
+            head: 0,
+            cached_tail: 0,
+        },
+    )
+}
+
+/// The writing end of a [`ring`].
+pub struct Producer<T> {
+    shared: Arc<Shared<T>>,
+    /// Our copy of `shared.tail` (we are its only writer).
+    tail: usize,
+    /// The consumer's `head` as last read; may lag the real one, never lead it.
+    cached_head: usize,
+}
+
+/// The reading end of a [`ring`].
+pub struct Consumer<T> {
+    shared: Arc<Shared<T>>,
+    /// Our copy of `shared.head` (we are its only writer).
+    head: usize,
+    /// The producer's `tail` as last read; may lag the real one, never lead it.
+    cached_tail: usize,
+}
+
+/// Why [`Producer::try_push`] failed: the ring is full. The value comes back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum PushError<T> {
+    /// Every slot holds a value the consumer has not read yet.
+    Full(T),
+}
+
+impl<T> PushError<T> {
+    /// The value that was not pushed.
+    #[inline]
+    pub fn into_inner(self) -> T {
+        match self {
+            Self::Full(v) => v,
+        }
+    }
+}
+
+impl<T> fmt::Debug for PushError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Full(..)")
+    }
+}
+
+impl<T> fmt::Display for PushError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ring is full")
+    }
+}
+
+impl<T> std::error::Error for PushError<T> {}
+
+/// Why [`Consumer::try_pop`] failed: the ring is empty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PopError {
+    /// No value is waiting.
+    #[error("ring is empty")]
+    Empty,
+}
+
+impl<T: Copy + Send> Producer<T> {
+    /// Appends `value`, or returns it when the ring is full. Never blocks, never allocates.
+    ///
+    /// # Errors
+    /// [`PushError::Full`] with `value` when every slot is taken.
+    #[inline]
+    pub fn try_push(&mut self, value: T) -> Result<(), PushError<T>> {
+        let capacity = self.shared.mask + 1;
+        if self.tail.wrapping_sub(self.cached_head) == capacity {
+            // Acquire pairs with the consumer's Release store of `head` in `try_pop`: its read
+            // of every slot below the new `head` happens-before we overwrite that slot below.
+            self.cached_head = self.shared.head.load(Ordering::Acquire);
+            if self.tail.wrapping_sub(self.cached_head) == capacity {
+                return Err(PushError::Full(value));
+            }
+        }
+        let slot = &self.shared.slots[self.tail & self.shared.mask];
+        // SAFETY: position `tail` is outside `head..tail`, so its slot belongs to the producer
+        // (module docs): the consumer reads only below the `tail` it loaded, and its last read
+        // of this slot (position `tail - capacity < head`) happened-before the Acquire load of
+        // `head` above or an earlier one. We are the only producer (`&mut self`).
+        // `MaybeUninit<T>` has the layout of `T`, so the cast pointer is valid and aligned.
+        slot.with_mut(|p| unsafe { p.cast::<T>().write(value) });
+        self.tail = self.tail.wrapping_add(1);
+        // Release pairs with the consumer's Acquire load of `tail` in `try_pop`/`len`: the
+        // slot write above happens-before the consumer reads the slot.
+        self.shared.tail.store(self.tail, Ordering::Release);
+        Ok(())
+    }
+
+    /// Free slots right now (re-reads the consumer's position).
+    #[must_use]
+    pub fn free_slots(&mut self) -> usize {
+        // Acquire: as in `try_push`, the slots counted free have been read.
+        self.cached_head = self.shared.head.load(Ordering::Acquire);
+        self.capacity() - self.tail.wrapping_sub(self.cached_head)
+    }
+
+    /// `true` when the ring is full as far as the consumer's last published position shows.
+    #[must_use]
+    pub fn is_full(&mut self) -> bool {
+        self.free_slots() == 0
+    }
+}
+
+impl<T> Producer<T> {
+    /// Number of slots (a power of two).
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.shared.mask + 1
+    }
+
+    /// `true` once the [`Consumer`] was closed or dropped: nothing pushed will be read.
+    #[must_use]
+    pub fn is_abandoned(&self) -> bool {
+        // Acquire pairs with the Release in `Consumer::close`.
+        self.shared.consumer_closed.load(Ordering::Acquire)
+    }
+
+    /// Marks this end closed; the consumer still reads what was pushed before. Idempotent, and
+    /// done by `Drop` as well.
+    pub fn close(&mut self) {
+        // Release: every `tail` store before this one is visible to a consumer that sees the
+        // flag with Acquire, so "abandoned, then empty" means everything was read.
+        self.shared.producer_closed.store(true, Ordering::Release);
+    }
+}
+
+impl<T: Copy + Send> Consumer<T> {
+    /// Takes the oldest value, or returns [`PopError::Empty`]. Never blocks, never allocates.
+    ///
+    /// # Errors
+    /// [`PopError::Empty`] when no value is waiting.
+    #[inline]
+    pub fn try_pop(&mut self) -> Result<T, PopError> {
+        if self.head == self.cached_tail {
+            // Acquire pairs with the producer's Release store of `tail` in `try_push`: the
+            // slot writes below the new `tail` happen-before our reads below.
+            self.cached_tail = self.shared.tail.load(Ordering::Acquire);
+            if self.head == self.cached_tail {
+                return Err(PopError::Empty);
+            }
+        }
+        let slot = &self.shared.slots[self.head & self.shared.mask];
+        // SAFETY: `head < tail` (as loaded with Acquire), so the slot is initialised and owned
+        // by the consumer (module docs); the producer does not write it again until our
+        // Release store of `head` below. `T: Copy`, so reading leaves nothing to drop;
+        // `MaybeUninit<T>` has the layout of `T`, so the cast pointer is valid and aligned.
+        let value = slot.with(|p| unsafe { p.cast::<T>().read() });
+        self.head = self.head.wrapping_add(1);
+        // Release pairs with the producer's Acquire load of `head` in `try_push`: our read of
+        // the slot happens-before the producer overwrites it.
+        self.shared.head.store(self.head, Ordering::Release);
+        Ok(value)
+    }
+
+    /// Values waiting right now (re-reads the producer's position).
+    #[must_use]
+    pub fn len(&mut self) -> usize {
+        // Acquire: as in `try_pop`, the counted slots are initialised.
+        self.cached_tail = self.shared.tail.load(Ordering::Acquire);
+        self.cached_tail.wrapping_sub(self.head)
+    }
+
+    /// `true` when no value is waiting.
+    #[must_use]
+    pub fn is_empty(&mut self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<T> Consumer<T> {
+    /// Number of slots (a power of two).
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.shared.mask + 1
+    }
+
+    /// `true` once the [`Producer`] was closed or dropped. Everything it pushed is visible:
+    /// if the ring is empty after this returns `true`, every value has been read.
+    #[must_use]
+    pub fn is_abandoned(&self) -> bool {
+        // Acquire pairs with the Release in `Producer::close`.
+        self.shared.producer_closed.load(Ordering::Acquire)
+    }
+
+    /// Marks this end closed, telling the producer to stop. Idempotent, and done by `Drop`.
+    pub fn close(&mut self) {
+        // Release pairs with the Acquire in `Producer::is_abandoned`.
+        self.shared.consumer_closed.store(true, Ordering::Release);
+    }
+}
+
+impl<T> Drop for Producer<T> {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl<T> Drop for Consumer<T> {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl<T> fmt::Debug for Producer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Producer")
+            .field("capacity", &self.capacity())
+            .field("tail", &self.tail)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Debug for Consumer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Consumer")
+            .field("capacity", &self.capacity())
+            .field("head", &self.head)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capacity_rounds_up_to_a_power_of_two() {
+        assert_eq!(ring::<u8>(1).0.capacity(), 1);
+        assert_eq!(ring::<u8>(3).0.capacity(), 4);
+        assert_eq!(ring::<u8>(1024).1.capacity(), 1024);
+    }
+
+    #[test]
+    #[should_panic(expected = "ring capacity must be positive")]
+    fn zero_capacity_panics() {
+        let _ = ring::<u8>(0);
+    }
+
+    #[test]
+    fn fills_returns_the_value_and_drains_in_order() {
+        let (mut p, mut c) = ring::<u32>(4);
+        assert_eq!(c.try_pop(), Err(PopError::Empty));
+        for i in 0..4 {
+            p.try_push(i).unwrap();
+        }
+        assert!(p.is_full());
+        assert_eq!(p.try_push(9).unwrap_err().into_inner(), 9);
+        assert_eq!(c.len(), 4);
+        assert_eq!(c.try_pop(), Ok(0));
+        assert_eq!(p.free_slots(), 1);
+        p.try_push(4).unwrap();
+        for i in 1..5 {
+            assert_eq!(c.try_pop(), Ok(i));
+        }
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn positions_wrap_around_usize() {
+        let (mut p, mut c) = ring::<usize>(2);
+        // Start both ends just below the wrap point.
+        let start = usize::MAX - 2;
+        p.tail = start;
+        p.cached_head = start;
+        c.head = start;
+        c.cached_tail = start;
+        p.shared.head.store(start, Ordering::Relaxed);
+        p.shared.tail.store(start, Ordering::Relaxed);
+        for i in 0..10 {
+            p.try_push(i).unwrap();
+            p.try_push(i + 100).unwrap();
+            assert!(p.try_push(0).is_err());
+            assert_eq!(c.try_pop(), Ok(i));
+            assert_eq!(c.try_pop(), Ok(i + 100));
+            assert_eq!(c.try_pop(), Err(PopError::Empty));
+        }
+    }
+
+    #[test]
+    fn each_end_sees_the_other_go() {
+        let (mut p, c) = ring::<u8>(2);
+        assert!(!p.is_abandoned() && !c.is_abandoned());
+        p.try_push(1).unwrap();
+        drop(p);
+        let mut c = c;
+        assert!(c.is_abandoned());
+        assert_eq!(c.try_pop(), Ok(1));
+        let (p, c) = ring::<u8>(2);
+        drop(c);
+        assert!(p.is_abandoned());
+    }
+}
