@@ -20,7 +20,9 @@
 //! thus costs speed, never data. Prices `<= 0` and negative quantities are rejected with a
 //! [`LevelError`] and counted in [`BookStats::rejected_levels`]; the book is left unchanged.
 
-use orderflow_core::{BookLevel, BookSide, BookView, Level, Px, Qty, SCALE, Side, notional};
+use orderflow_core::{
+    BookLevel, BookSide, BookView, Level, Px, Qty, SCALE, Side, TopArrays, notional,
+};
 
 use crate::grid::{Grid, gcd, power_of_ten_tick};
 use crate::ladder::{Ladder, LadderIter, TOP_LEVELS};
@@ -602,6 +604,26 @@ impl BookView for Book {
     fn is_synced(&self) -> bool {
         self.synced
     }
+
+    /// Straight from the top cache when it holds `depth` levels or the whole side.
+    #[inline]
+    fn top_arrays(&self, side: BookSide, depth: usize) -> Option<TopArrays<'_>> {
+        let ladder = self.ladder(side);
+        let (keys, qtys) = ladder.top();
+        if depth > keys.len() && !ladder.top_is_complete() {
+            return None;
+        }
+        let n = depth.min(keys.len());
+        let tick = self.grid.tick_raw();
+        Some(TopArrays {
+            keys: keys.get(..n)?,
+            qtys: qtys.get(..n)?,
+            px_per_key: match side {
+                BookSide::Bid => tick.wrapping_neg(),
+                BookSide::Ask => tick,
+            },
+        })
+    }
 }
 
 /// The cached first levels of one side ([`Book::head`]).
@@ -777,6 +799,42 @@ mod tests {
         let none = book.cost_to_fill(Side::Sell, qty("1"));
         assert!(none.avg_px.is_nan() && none.touch.is_undef() && !none.is_complete);
         assert!(book.cost_to_fill(Side::Buy, Qty::ZERO).is_complete);
+    }
+
+    #[test]
+    fn top_arrays_lend_the_top_cache() {
+        let mut book = Book::new(&BookConfig::with_tick(Px(10_000_000)));
+        for (i, q) in [3, 1, 2].into_iter().enumerate() {
+            let i = i as i64;
+            book.set(BookSide::Bid, Px((1_000 - i) * 10_000_000), Qty(q))
+                .unwrap();
+            book.set(BookSide::Ask, Px((1_001 + 2 * i) * 10_000_000), Qty(q))
+                .unwrap();
+        }
+        for side in [BookSide::Bid, BookSide::Ask] {
+            for depth in [0, 1, 2, 3, 20] {
+                let a = book.top_arrays(side, depth).unwrap();
+                let mut copied = [BookLevel::default(); 20];
+                let n = book.top_levels(side, &mut copied[..depth]);
+                assert_eq!((a.keys.len(), a.qtys.len()), (n, n));
+                for (k, level) in copied[..n].iter().enumerate() {
+                    assert_eq!(a.keys[k].wrapping_mul(a.px_per_key), level.px.raw());
+                    assert_eq!(a.qtys[k], level.qty.raw());
+                }
+            }
+        }
+        assert_eq!(
+            book.top_arrays(BookSide::Bid, 20).unwrap().px_per_key,
+            -10_000_000
+        );
+        // A side deeper than the cache lends at most the cached levels.
+        for i in 0..30 {
+            book.set(BookSide::Bid, Px((900 - i) * 10_000_000), Qty(1))
+                .unwrap();
+        }
+        assert_eq!(book.top_arrays(BookSide::Bid, 20).unwrap().keys.len(), 20);
+        assert!(book.top_arrays(BookSide::Bid, 21).is_none());
+        assert_eq!(book.top_arrays(BookSide::Ask, 21).unwrap().keys.len(), 3);
     }
 
     #[test]

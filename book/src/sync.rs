@@ -62,7 +62,7 @@ use std::collections::VecDeque;
 
 use orderflow_core::{
     Body, BookLevel, BookSide, BookView, DepthDiff, DepthSnapshot, Event, Flags, Level, Status,
-    StatusCode, SymbolId,
+    StatusCode, SymbolId, TopArrays,
 };
 
 use crate::book::{Book, BookConfig, ConfigError};
@@ -964,6 +964,11 @@ impl BookView for SyncBook {
     #[inline]
     fn top_levels(&self, side: BookSide, out: &mut [BookLevel]) -> usize {
         BookView::top_levels(&self.book, side, out)
+    }
+
+    #[inline]
+    fn top_arrays(&self, side: BookSide, depth: usize) -> Option<TopArrays<'_>> {
+        BookView::top_arrays(&self.book, side, depth)
     }
 
     #[inline]

@@ -19,6 +19,11 @@ pub(crate) trait Driven: PipelineSink {
     fn on_input(&mut self, event: &Event) {
         let _ = event;
     }
+
+    /// Every input event, right after the pipeline processed it.
+    fn after_event(&mut self, event: &Event, pipeline: &Pipeline) {
+        let _ = (event, pipeline);
+    }
 }
 
 /// Feeds every event of `source` to `pipeline` and `sink`; returns the number of bad lines.
@@ -36,6 +41,7 @@ pub(crate) fn drive<S: Driven>(
                 for event in message.events {
                     sink.on_input(event);
                     pipeline.on_event(event, &mut requester, sink);
+                    sink.after_event(event, pipeline);
                 }
             }
             Err(e) => {

@@ -1,11 +1,19 @@
 //! `orderflow`: the command line of the orderflow market-data engine.
 #![forbid(unsafe_code)]
 
+mod bench_throughput;
 mod book_top;
 mod csv;
 mod drive;
 mod emit_events;
+mod export;
+mod import;
+mod inspect;
 mod outputs;
+#[cfg(feature = "parquet")]
+mod parquet_bars;
+mod progress;
+mod sources;
 mod verify;
 
 use std::fs::File;
@@ -19,13 +27,15 @@ use clap::{Parser, Subcommand, ValueEnum};
 use orderflow_core::EventKind;
 use orderflow_engine::{Pipeline, PipelineConfig};
 use orderflow_features::FeatureConfig;
-use orderflow_replay::{CaptureSource, resolve_capture_inputs};
+use orderflow_replay::Source;
 
 /// Low-latency market-data engine for Binance USD-M perpetual futures.
 ///
-/// Every command reads raw captures: `<local_ns> <json>` lines (gzip or plain, the format
-/// `orderflow` and hftbacktest's collector write), or a cryptofeed `*.ws.*` file, whose
-/// `*.http.*` snapshot files beside it are read too. Several files are merged by receive time.
+/// `replay`, `verify` and `export` read raw captures or a log directory. Raw captures are
+/// `<local_ns> <json>` lines (gzip or plain, the format `orderflow` and hftbacktest's collector
+/// write), or a cryptofeed `*.ws.*` file, whose `*.http.*` snapshot files beside it are read too;
+/// several files are merged by receive time. A log directory is what the recorder or `import`
+/// writes (`DIR/YYYY-MM-DD/seg-NNNNNN.oflog`).
 #[derive(Debug, Parser)]
 #[command(name = "orderflow", version, about, long_about)]
 struct Cli {
@@ -40,17 +50,41 @@ enum Command {
     /// Prints counts, venue messages per second and the digest of the whole feature stream
     /// (per-event features and bars), which is identical on every run of the same input.
     Replay(ReplayArgs),
-    /// Data-quality report per symbol: depth chain breaks, resyncs, crossed books, and the
-    /// diff-built book against Binance's bookTicker at equal update id.
+    /// Data-quality report per symbol: depth chain breaks, resyncs, crossed books, the
+    /// diff-built book against Binance's bookTicker at equal update id, and our 1 min bars
+    /// against Binance's kline_1m updates between equal last trade ids.
     ///
-    /// Exits 1 on any chain break, gap, crossed book, bookTicker mismatch or bad line, 0 when
-    /// everything agreed.
+    /// Exits 1 on any chain break, gap, crossed book, bookTicker or kline mismatch or bad line,
+    /// 0 when everything agreed.
     Verify(VerifyArgs),
+    /// Convert raw captures and Binance historical CSVs (aggTrades, trades, bookTicker; `.csv`,
+    /// `.csv.gz` or the `.zip` Binance serves) into a log directory.
+    ///
+    /// Inputs are merged by receive time (a CSV row's is its exchange time). Bad lines and
+    /// rows are named with their line number and skipped; the exit code is then 1.
+    Import(import::ImportArgs),
+    /// Replay an input and write its bars as CSV (`OUT/aggregated/{SYMBOL}/{YYYY-MM-DD}_{RES}.csv`)
+    /// and/or Parquet (`OUT/features/{SYMBOL}/{RES}/{YYYY}/{MM}/{DD}/hour={HH}/data.parquet`).
+    Export(export::ExportArgs),
+    /// What a log directory holds: segments, record counts per kind, time spans, torn tails.
+    ///
+    /// Exits 1 when a segment is damaged or has a torn tail.
+    Inspect(inspect::InspectArgs),
+    /// Benchmarks on real recordings.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Replay throughput in venue messages/s and level updates/s: from a log (book + all
+    /// features + bars) and straight from the raw capture (parsing included).
+    Throughput(bench_throughput::ThroughputArgs),
 }
 
 #[derive(Debug, clap::Args)]
 struct ReplayArgs {
-    /// Capture file(s).
+    /// Capture file(s), or one log directory.
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
     /// What to write.
@@ -66,7 +100,7 @@ struct ReplayArgs {
 
 #[derive(Debug, clap::Args)]
 struct VerifyArgs {
-    /// Capture file(s).
+    /// Capture file(s), or one log directory.
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
 }
@@ -90,6 +124,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Replay(args) => replay(&args),
         Command::Verify(args) => verify(&args),
+        Command::Import(args) => import::run(&args),
+        Command::Export(args) => export::run(&args),
+        Command::Inspect(args) => inspect::run(&args),
+        Command::Bench(BenchCommand::Throughput(args)) => bench_throughput::run(&args),
     };
     match result {
         Ok(code) => code,
@@ -113,9 +151,8 @@ fn open_out(path: &Path) -> Result<Box<dyn Write>> {
     Ok(Box::new(BufWriter::with_capacity(1 << 20, file)))
 }
 
-fn open_source(inputs: &[PathBuf]) -> Result<CaptureSource> {
-    let files = resolve_capture_inputs(inputs).context("finding the input files")?;
-    CaptureSource::open(&files).context("opening the capture")
+fn open_source(inputs: &[PathBuf]) -> Result<Source> {
+    Source::open(inputs).context("opening the input")
 }
 
 /// The pipeline every command runs: default books and features, plus any extra bar resolution.
@@ -150,18 +187,24 @@ fn replay(args: &ReplayArgs) -> Result<ExitCode> {
         Emit::Events => (emit_events(&mut source, &args.out, &mut summary)?, None),
         Emit::BookTop => {
             let mut pipeline = pipeline(&[])?;
-            let mut sink =
-                outputs::WithDigest::new(book_top::BookTopWriter::new(open_out(&args.out)?)?);
-            let bad = drive::drive(&mut source, &mut pipeline, &mut sink);
+            let mut sink = progress::WithProgress::new(
+                outputs::WithDigest::new(book_top::BookTopWriter::new(open_out(&args.out)?)?),
+                progress::bar(source.total_records(), "records"),
+            );
+            let bad = sources::drive_source(&mut source, &mut pipeline, &mut sink);
+            let sink = sink.finish();
             let rows = sink.inner.finish().context("writing the output")?;
             writeln!(summary, "book-top rows: {rows}")?;
             (bad, Some(sink.digest))
         }
         Emit::Features => {
             let mut pipeline = pipeline(&[])?;
-            let mut sink =
-                outputs::WithDigest::new(outputs::FeaturesWriter::new(open_out(&args.out)?)?);
-            let bad = drive::drive(&mut source, &mut pipeline, &mut sink);
+            let mut sink = progress::WithProgress::new(
+                outputs::WithDigest::new(outputs::FeaturesWriter::new(open_out(&args.out)?)?),
+                progress::bar(source.total_records(), "records"),
+            );
+            let bad = sources::drive_source(&mut source, &mut pipeline, &mut sink);
+            let sink = sink.finish();
             let rows = sink.inner.finish().context("writing the output")?;
             writeln!(summary, "feature rows: {rows}")?;
             (bad, Some(sink.digest))
@@ -171,11 +214,15 @@ fn replay(args: &ReplayArgs) -> Result<ExitCode> {
                 bail!("--emit bars writes a folder: give it with --out DIR");
             }
             let mut pipeline = pipeline(&bars)?;
-            let mut sink = outputs::WithDigest::new(
-                outputs::BarsWriter::new(args.out.clone(), bars.clone())
-                    .with_context(|| format!("creating {}", args.out.display()))?,
+            let mut sink = progress::WithProgress::new(
+                outputs::WithDigest::new(
+                    outputs::BarsWriter::new(args.out.clone(), bars.clone())
+                        .with_context(|| format!("creating {}", args.out.display()))?,
+                ),
+                progress::bar(source.total_records(), "records"),
             );
-            let bad = drive::drive(&mut source, &mut pipeline, &mut sink);
+            let bad = sources::drive_source(&mut source, &mut pipeline, &mut sink);
+            let sink = sink.finish();
             let (files, written) = sink.inner.finish().context("writing the bars")?;
             writeln!(
                 summary,
@@ -185,21 +232,14 @@ fn replay(args: &ReplayArgs) -> Result<ExitCode> {
             (bad, Some(sink.digest))
         }
     };
-    let elapsed = started.elapsed().as_secs_f64();
-    let stats = source.stats();
+    let elapsed = started.elapsed();
     let mut report: Box<dyn Write> = if is_stdout(&args.out) {
         Box::new(io::stderr())
     } else {
         Box::new(io::stdout())
     };
     report.write_all(&summary)?;
-    writeln!(
-        report,
-        "frames: {} in {elapsed:.2} s ({:.0} frames/s), without market data: {}, bad lines: {bad}",
-        stats.frames,
-        stats.frames as f64 / elapsed.max(1e-9),
-        stats.frames_without_events,
-    )?;
+    writeln!(report, "{}", sources::read_summary(&source, elapsed, bad))?;
     if let Some(digest) = digest {
         writeln!(
             report,
@@ -217,19 +257,29 @@ fn replay(args: &ReplayArgs) -> Result<ExitCode> {
 }
 
 /// `--emit events`: returns the number of bad lines.
-fn emit_events(source: &mut CaptureSource, out: &Path, summary: &mut Vec<u8>) -> Result<u64> {
+fn emit_events(source: &mut Source, out: &Path, summary: &mut Vec<u8>) -> Result<u64> {
     let mut writer = open_out(out)?;
     let mut per_kind = [0u64; EventKind::ALL.len()];
     let mut bad = 0u64;
-    while let Some(next) = source.next_events() {
-        match next {
-            Ok(message) => emit_events::write_messages(&mut writer, message, &mut per_kind)
-                .context("writing the output")?,
-            Err(e) => {
-                bad += 1;
-                drive::report_bad_line(bad, &e);
+    let mut error = None;
+    let bar = progress::bar(source.total_records(), "messages");
+    source.for_each_message(|next| match next {
+        Ok(message) => {
+            if error.is_none()
+                && let Err(e) = emit_events::write_messages(&mut writer, message, &mut per_kind)
+            {
+                error = Some(e);
             }
+            bar.inc(message.events.len() as u64);
         }
+        Err(e) => {
+            bad += 1;
+            drive::report_bad_line(bad, &e);
+        }
+    });
+    bar.finish_and_clear();
+    if let Some(e) = error {
+        return Err(e).context("writing the output");
     }
     writer.flush().context("writing the output")?;
     for kind in EventKind::ALL {
@@ -244,8 +294,12 @@ fn emit_events(source: &mut CaptureSource, out: &Path, summary: &mut Vec<u8>) ->
 fn verify(args: &VerifyArgs) -> Result<ExitCode> {
     let mut source = open_source(&args.inputs)?;
     let mut pipeline = pipeline(&[])?;
-    let mut verifier = verify::Verifier::default();
-    let bad = drive::drive(&mut source, &mut pipeline, &mut verifier);
+    let mut verifier = progress::WithProgress::new(
+        verify::Verifier::default(),
+        progress::bar(source.total_records(), "records"),
+    );
+    let bad = sources::drive_source(&mut source, &mut pipeline, &mut verifier);
+    let verifier = verifier.finish();
     let (report, ok) = verifier.render(source.symbols(), |id| {
         pipeline.sync_book(id).map(orderflow_book::SyncBook::stats)
     });

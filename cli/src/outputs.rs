@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use orderflow_book::Book;
 use orderflow_core::{Event, SymbolId, SymbolTable};
-use orderflow_engine::{BookUpdate, PipelineSink};
+use orderflow_engine::{BookUpdate, Pipeline, PipelineSink};
 use orderflow_features::{Bar, EventFeatures, FeatureDigest, FeatureSink};
 
 use crate::csv;
@@ -54,6 +54,9 @@ impl<S: Driven> Driven for WithDigest<S> {
     }
     fn on_input(&mut self, event: &Event) {
         self.inner.on_input(event);
+    }
+    fn after_event(&mut self, event: &Event, pipeline: &Pipeline) {
+        self.inner.after_event(event, pipeline);
     }
 }
 

@@ -6,13 +6,19 @@
 //! `u`, both describe the same book and the best bid/ask price and quantity must be identical.
 //! The two messages arrive on different streams in either order, so tops of recent diffs are kept
 //! by `u` and tickers newer than the book wait for their diff.
+//!
+//! Binance's `kline_1m` updates are the oracle of our 1 min bars (see `klines.rs`): between two
+//! kline updates of one minute whose last trade ids `L` equal aggTrades' `l`, the growth of the
+//! kline's `n`, `v`, `V`, `q` and its close `c` must equal what our open bar accumulated.
+
+mod klines;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 
 use orderflow_book::Book;
-use orderflow_core::{BookTicker, Event, Px, Qty, StatusCode, SymbolId, SymbolTable};
-use orderflow_engine::{BookUpdate, PipelineSink};
+use orderflow_core::{Body, BookTicker, Event, Px, Qty, StatusCode, SymbolId, SymbolTable};
+use orderflow_engine::{BookUpdate, Pipeline, PipelineSink};
 use orderflow_features::{Bar, EventFeatures, FeatureSink};
 
 use crate::drive::Driven;
@@ -61,6 +67,7 @@ pub(crate) struct SymbolReport {
     pub(crate) mismatched: u64,
     pub(crate) mismatches: Vec<String>,
     pub(crate) breaks: Vec<String>,
+    pub(crate) klines: klines::KlineReport,
     recent: VecDeque<(u64, Top)>,
     waiting: BTreeMap<u64, Top>,
 }
@@ -158,7 +165,21 @@ impl Verifier {
             for m in &r.mismatches {
                 let _ = writeln!(out, "    mismatch: {m}");
             }
-            if s.chain_breaks > 0 || s.crossed_books > 0 || s.gaps > 0 || r.mismatched > 0 {
+            let k = &r.klines;
+            let _ = writeln!(out, "  kline 1m updates     {}", k.klines);
+            let _ = writeln!(out, "  at an aggTrade's l   {}", k.paired);
+            let _ = writeln!(out, "  kline intervals      {}", k.compared);
+            let _ = writeln!(out, "  intervals matched    {}", k.matched);
+            let _ = writeln!(out, "  intervals mismatched {}", k.mismatched);
+            for m in &k.mismatches {
+                let _ = writeln!(out, "    kline mismatch: {m}");
+            }
+            if s.chain_breaks > 0
+                || s.crossed_books > 0
+                || s.gaps > 0
+                || r.mismatched > 0
+                || k.mismatched > 0
+            {
                 ok = false;
             }
         }
@@ -168,13 +189,29 @@ impl Verifier {
 
 impl Driven for Verifier {
     fn on_input(&mut self, event: &Event) {
-        if let orderflow_core::Body::BookTicker(t) = &event.body {
-            let last = self
-                .last_applied
-                .get(event.symbol.index())
-                .copied()
-                .flatten();
-            self.report(event.symbol).on_ticker(t, last);
+        match &event.body {
+            Body::BookTicker(t) => {
+                let last = self
+                    .last_applied
+                    .get(event.symbol.index())
+                    .copied()
+                    .flatten();
+                self.report(event.symbol).on_ticker(t, last);
+            }
+            Body::Kline(k) => self.report(event.symbol).klines.on_kline(k),
+            _ => {}
+        }
+    }
+
+    fn after_event(&mut self, event: &Event, pipeline: &Pipeline) {
+        if let Body::AggTrade(t) = &event.body
+            && let Some(bar) = pipeline
+                .features(event.symbol)
+                .and_then(|f| f.open_bar(klines::KLINE_BAR_MS))
+        {
+            self.report(event.symbol)
+                .klines
+                .on_agg_trade(t.last_trade_id, &bar);
         }
     }
 }
@@ -194,7 +231,7 @@ impl PipelineSink for Verifier {
     }
 
     fn status(&mut self, event: &Event) {
-        if let orderflow_core::Body::Status(s) = &event.body {
+        if let Body::Status(s) = &event.body {
             let report = self.report(event.symbol);
             match s.code {
                 StatusCode::Gap => {

@@ -12,6 +12,22 @@ pub struct BookLevel {
     pub qty: Qty,
 }
 
+/// The first levels of one side straight from a book's own arrays ([`BookView::top_arrays`]).
+///
+/// Level `k` from the touch has price `keys[k] * px_per_key` and quantity `qtys[k]`. Keys grow
+/// outward from the touch on both sides (a bid book uses negative `px_per_key`), so level `k`
+/// lies `(keys[k] - keys[0]) * |px_per_key|` away from the touch: distances and quantities come
+/// without building a [`BookLevel`] per level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TopArrays<'a> {
+    /// Level keys, touch first, strictly increasing.
+    pub keys: &'a [i64],
+    /// Resting quantities in raw [`Qty`] units, one per key (each > 0).
+    pub qtys: &'a [i64],
+    /// Price of one key step in raw [`Px`] units: the tick, negated for bids.
+    pub px_per_key: i64,
+}
+
 /// What features read from a book. Implemented by the `book` crate; features never see its type.
 pub trait BookView {
     /// Best bid (highest bid price), `None` when the bid side is empty.
@@ -26,4 +42,14 @@ pub trait BookView {
 
     /// `true` while the book is in sync with the exchange (snapshot applied, chain unbroken).
     fn is_synced(&self) -> bool;
+
+    /// The first `min(depth, levels on the side)` levels of `side` as the book's own arrays,
+    /// exactly the levels [`Self::top_levels`] would copy, or `None` when the book cannot lend
+    /// them (the default; callers then use [`Self::top_levels`]). A book with a top-of-book
+    /// cache implements it to spare readers the per-level copy.
+    #[inline]
+    fn top_arrays(&self, side: BookSide, depth: usize) -> Option<TopArrays<'_>> {
+        let _ = (side, depth);
+        None
+    }
 }

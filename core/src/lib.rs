@@ -6,6 +6,8 @@
 //! - [`Event`]: a fixed-size (128-byte), `#[repr(C)]`, `Copy` record per venue message part.
 //!   Depth messages of any size become a header plus one [`Level`] per price level, the last
 //!   record flagged [`Flags::LAST`], so nothing is truncated and nothing is a `Vec`.
+//! - [`EventSource`]: what produces events on the engine's feed thread (a live websocket feed,
+//!   a recorded log), so crates below the engine can implement it.
 //!
 //! ```
 //! use orderflow_core::{Px, Qty, SymbolTable, notional};
@@ -35,13 +37,15 @@
 mod book_view;
 mod fixed;
 mod record;
+mod source;
 mod symbol;
 
-pub use book_view::{BookLevel, BookView};
+pub use book_view::{BookLevel, BookView, TopArrays};
 pub use fixed::{DecimalError, Px, Qty, SCALE, SCALE_DIGITS, notional};
 pub use record::{
     AggTrade, Body, BookSide, BookTicker, DepthDiff, DepthSnapshot, Event, EventKind, EventSink,
     Flags, Kline, KlineInterval, Level, Liquidation, MarkPrice, OpenInterest, OrderStatus, Side,
     Status, StatusCode, Timer, Trade, UNDEF_TIME,
 };
+pub use source::{EventSource, RecvClock, SourcePoll};
 pub use symbol::{MAX_SYMBOL_LEN, SymbolError, SymbolId, SymbolName, SymbolTable};

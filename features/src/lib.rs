@@ -65,6 +65,12 @@
 //! [`TradeSource::Auto`] takes the stream of the first trade-type message. An aggTrade counts
 //! once in `trade_count` and `l - f + 1` times in `raw_trade_count`; a trade once in both.
 //!
+//! # Reading the book
+//! Per book update the features read the first 20 levels of each side: in place when the book
+//! lends its own arrays ([`orderflow_core::BookView::top_arrays`], as `orderflow-book`'s top
+//! cache does), else copied with [`orderflow_core::BookView::top_levels`]. Both give the same
+//! features, bit for bit.
+//!
 //! # Undefined values
 //! A missing price is [`orderflow_core::Px::UNDEF`], a missing quantity zero, a float without
 //! inputs or with a zero denominator `NaN`. A book that is not in sync reads as empty.
@@ -78,7 +84,9 @@
 //! # Memory and speed
 //! All memory is allocated by [`SymbolFeatures::new`] (470 KiB per symbol by default); nothing
 //! allocates afterwards. `benches/benches/features.rs` measures one book update with all
-//! per-event features and bar statistics, and one trade.
+//! per-event features and bar statistics (on an array book and on the real book), one trade,
+//! and a whole recording through the engine pipeline with features off and on.
+//! [`SymbolFeatures::open_bar`] reads a bar before it closes, allocation-free as well.
 //!
 //! # Quick start
 //! ```

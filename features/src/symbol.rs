@@ -39,7 +39,7 @@ use crate::config::{
     BASE_PERIOD_MS, BUY_PRESSURE_WINDOW_MS, ConfigError, FeatureConfig, LARGE_TRADE_WINDOW_MS,
     TradeSource,
 };
-use crate::output::{EventFeatures, FeatureSink, FeatureTrigger, QtySum};
+use crate::output::{Bar, EventFeatures, FeatureSink, FeatureTrigger, QtySum};
 use crate::window::{BucketWindow, BuyTotal, Count, QtyCount};
 
 /// Whether the event handed to [`SymbolFeatures::on_event`] changed the book.
@@ -280,6 +280,46 @@ impl SymbolFeatures {
             + self.pressure.heap_bytes()
             + self.large.heap_bytes()
             + self.levels.len() * size_of::<BarLevel>()
+    }
+
+    /// The open bar of `resolution_ms` as it would close now, without closing it: everything
+    /// accumulated so far, the open 100 ms period included (which [`Self::on_event`] merges
+    /// into the open bars only when the period closes), with the current book state weighted up
+    /// to the clock. Fields read at close (`cvd`, slopes, mark price, open interest...) are the
+    /// current values; `realized_vol` and `volume_cv` cover the sub-bars completed so far.
+    ///
+    /// `None` before the symbol's first timed event, or when `resolution_ms` is not one of
+    /// [`FeatureConfig::bar_resolutions_ms`]. Reads only; allocates nothing.
+    ///
+    /// ```
+    /// use orderflow_core::{AggTrade, Px, Qty, Side, SymbolId};
+    /// use orderflow_features::{FeatureConfig, FeatureDigest, SymbolFeatures};
+    ///
+    /// let mut features = SymbolFeatures::new(SymbolId(0), &FeatureConfig::default());
+    /// let mut digest = FeatureDigest::new();
+    /// assert!(features.open_bar(60_000).is_none());
+    /// let trade = AggTrade {
+    ///     px: Px(101_00000000), qty: Qty(2_00000000), aggressor: Side::Buy,
+    ///     transact_time_ms: 1_700_000_000_050, event_time_ms: 1_700_000_000_051,
+    ///     first_trade_id: 7, last_trade_id: 9, ..AggTrade::default()
+    /// };
+    /// features.on_agg_trade(&trade, &mut digest);
+    /// let bar = features.open_bar(60_000).unwrap();
+    /// assert_eq!((bar.timestamp_ms, bar.raw_trade_count), (1_699_999_980_000, 3));
+    /// assert_eq!(bar.vol_total.raw(), 2_00000000);
+    /// assert_eq!(digest.bar_count(), 0); // nothing was closed
+    /// ```
+    #[must_use]
+    pub fn open_bar(&self, resolution_ms: i64) -> Option<Bar> {
+        if !self.started {
+            return None;
+        }
+        let level = self.levels.iter().find(|l| l.res_ms == resolution_ms)?;
+        let mut base = self.base;
+        base.add_weight(&self.bar_book, self.clock_ms - self.tw_mark_ms);
+        let mut open = *level;
+        open.acc.merge(&base);
+        Some(open.finish(&self.close_state()))
     }
 
     // ---- event entry points -------------------------------------------------------------
@@ -570,16 +610,7 @@ impl SymbolFeatures {
                 l.volumes.push(v);
             }
         }
-        let close = CloseState {
-            cvd: self.cvd,
-            last_px: self.last_px,
-            book: self.bar_book,
-            mark_px: self.mark.mark_px,
-            index_px: self.mark.index_px,
-            funding_rate: self.mark.funding_rate,
-            premium: self.mark.premium,
-            open_interest: self.open_interest,
-        };
+        let close = self.close_state();
         for l in self.levels.iter_mut() {
             if l.end_ms() != end {
                 continue;
@@ -593,6 +624,20 @@ impl SymbolFeatures {
         }
         self.base_start_ms = end;
         self.reset_cvd_day(end);
+    }
+
+    /// What a bar closing now reports besides its accumulators.
+    fn close_state(&self) -> CloseState {
+        CloseState {
+            cvd: self.cvd,
+            last_px: self.last_px,
+            book: self.bar_book,
+            mark_px: self.mark.mark_px,
+            index_px: self.mark.index_px,
+            funding_rate: self.mark.funding_rate,
+            premium: self.mark.premium,
+            open_interest: self.open_interest,
+        }
     }
 
     fn trade<S: FeatureSink + ?Sized>(

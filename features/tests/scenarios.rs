@@ -519,3 +519,58 @@ fn memory_is_fixed_and_documented() {
     let kib = f.heap_bytes() / 1024;
     assert_eq!(kib, 470, "update the docs of `symbol.rs` and the README");
 }
+
+/// `open_bar` reads the bar that closing would emit: right before the record that closes a bar,
+/// the open bar agrees with the closed one in every accumulated field (only what depends on how
+/// far time has run, the time weights and the sub-bar statistics, may still move).
+#[test]
+fn open_bar_is_the_bar_closing_would_emit() {
+    let recs = common::generate(common::GenConfig {
+        seed: 17,
+        start_ms: MIDNIGHT_MS - 3 * 60_000,
+        duration_ms: 8 * 60_000,
+        streams: common::Streams::Agg,
+        max_step_ms: 300,
+    });
+    let config = FeatureConfig::default();
+    let mut f = SymbolFeatures::new(SYMBOL, &config);
+    let mut book = TestBook::default();
+    let mut out = Collect::default();
+    assert!(f.open_bar(60_000).is_none() && f.open_bar(700).is_none());
+    let blank = |mut b: Bar| {
+        b.tw_spread = 0.0;
+        (b.imbalance_5, b.imbalance_10, b.imbalance_20) = (0.0, 0.0, 0.0);
+        (b.realized_vol, b.volume_cv) = (0.0, 0.0);
+        format!("{b:?}")
+    };
+    let mut compared = 0;
+    for r in &recs {
+        let open: Vec<Option<Bar>> = config
+            .bar_resolutions_ms
+            .iter()
+            .map(|&res| f.open_bar(res))
+            .collect();
+        let before = out.0.len();
+        book.apply_event(&r.event);
+        f.on_event(&r.event, &book, r.change, &mut out);
+        for o in &out.0[before..] {
+            let Out::Bar(closed) = o else { continue };
+            let k = config
+                .bar_resolutions_ms
+                .iter()
+                .position(|&res| res == closed.resolution_ms)
+                .unwrap();
+            let Some(open) = open[k] else { continue };
+            if open.timestamp_ms == closed.timestamp_ms {
+                assert_eq!(
+                    blank(open),
+                    blank(*closed),
+                    "bar at {}",
+                    closed.timestamp_ms
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 400, "{compared} bars compared");
+}

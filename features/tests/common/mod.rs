@@ -10,6 +10,8 @@
     reason = "test data"
 )]
 
+pub mod model;
+
 use std::collections::BTreeMap;
 
 use orderflow_core::{

@@ -1,0 +1,296 @@
+//! `orderflow bench throughput`: replay throughput on real recordings (DESIGN.md section 7).
+//!
+//! Each capture is imported into a temporary log, then replayed again and again until the
+//! measurement has run for `--seconds`:
+//! - from the log through book + all features + bars (the `Replay` API with no strategy);
+//! - from the log through books only (features disabled), and reading the log alone, to show
+//!   where the time goes;
+//! - straight from the capture, parsing included: from an uncompressed copy (in the page cache),
+//!   and, for a gzip capture, from the file itself (gunzip included).
+//!
+//! Throughput is counted in venue messages (records flagged `LAST`: a depth diff counts once,
+//! whatever its levels) and, beside it, in depth level updates. Each pass starts from a fresh
+//! pipeline; the figures are the median and the best pass. Opening (validating) the log is
+//! timed apart. Every pass must give the same feature digest, and the log the capture's.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use orderflow_core::EventKind;
+use orderflow_engine::PipelineConfig;
+use orderflow_features::FeatureDigest;
+use orderflow_replay::import::{ImportOptions, LogImporter, import_into, open_import_inputs};
+use orderflow_replay::{LogSource, Replay, ReplayReport, Source};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ThroughputArgs {
+    /// Capture files, each measured on its own (a cryptofeed ws file brings its snapshot
+    /// files). Default: the shared recordings under `shared/data` or `../shared/data`.
+    #[arg(value_name = "CAPTURE")]
+    inputs: Vec<PathBuf>,
+    /// Seconds of repeated passes per measurement.
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+}
+
+const DEFAULT_INPUTS: [&str; 2] = [
+    "binance-usdm/btcusdt_20240808.gz",
+    "binance-usdm/cryptofeed-2021-07-22/BINANCE_FUTURES.ws.1.0",
+];
+
+fn default_inputs() -> Vec<PathBuf> {
+    for root in ["shared/data", "../shared/data", "../../shared/data"] {
+        let found: Vec<PathBuf> = DEFAULT_INPUTS
+            .iter()
+            .map(|f| Path::new(root).join(f))
+            .filter(|p| p.is_file())
+            .collect();
+        if !found.is_empty() {
+            return found;
+        }
+    }
+    Vec::new()
+}
+
+/// Per-pass rates of one measurement.
+struct Passes {
+    messages: u64,
+    levels: u64,
+    times: Vec<Duration>,
+    digest: Option<FeatureDigest>,
+}
+
+impl Passes {
+    fn new() -> Self {
+        Self {
+            messages: 0,
+            levels: 0,
+            times: Vec::new(),
+            digest: None,
+        }
+    }
+
+    fn add(&mut self, messages: u64, levels: u64, elapsed: Duration) {
+        self.messages = messages;
+        self.levels = levels;
+        self.times.push(elapsed);
+    }
+
+    fn add_report(&mut self, report: &ReplayReport) -> Result<()> {
+        if let Some(d) = self.digest
+            && d != report.digest
+        {
+            bail!("two passes gave different feature digests");
+        }
+        self.digest = Some(report.digest);
+        self.add(
+            report.counts.messages,
+            report.counts.level_updates,
+            report.elapsed,
+        );
+        Ok(())
+    }
+
+    fn total(&self) -> Duration {
+        self.times.iter().sum()
+    }
+
+    /// `(median, best)` pass time.
+    fn median_best(&self) -> (Duration, Duration) {
+        let mut t = self.times.clone();
+        t.sort();
+        let median = t.get(t.len() / 2).copied().unwrap_or_default();
+        let best = t.first().copied().unwrap_or_default();
+        (median, best)
+    }
+
+    fn row(&self, what: &str) -> String {
+        let (median, best) = self.median_best();
+        let rate = |n: u64, t: Duration| n as f64 / t.as_secs_f64().max(1e-12) / 1e6;
+        format!(
+            "| {what} | {} | {:.2} M ({:.2} M best) | {:.2} M | {:.0} |",
+            self.times.len(),
+            rate(self.messages, median),
+            rate(self.messages, best),
+            rate(self.levels, median),
+            median.as_nanos() as f64 / self.messages.max(1) as f64,
+        )
+    }
+}
+
+/// Runs `pass` until `seconds` of passes have been timed (at least 3 passes).
+fn repeat(seconds: f64, mut pass: impl FnMut(&mut Passes) -> Result<()>) -> Result<Passes> {
+    let mut passes = Passes::new();
+    while passes.times.len() < 3 || passes.total().as_secs_f64() < seconds {
+        pass(&mut passes)?;
+    }
+    Ok(passes)
+}
+
+fn replay_pass(input: &Path, config: PipelineConfig, passes: &mut Passes) -> Result<()> {
+    let mut replay = Replay::open_inputs(&[input.to_path_buf()], config)
+        .with_context(|| format!("opening {}", input.display()))?;
+    let report = replay.run(&mut ());
+    if report.counts.bad_inputs > 0 {
+        bail!(
+            "{} bad inputs in {}",
+            report.counts.bad_inputs,
+            input.display()
+        );
+    }
+    passes.add_report(&report)
+}
+
+/// Copies `gz` uncompressed to `to`.
+fn gunzip(gz: &Path, to: &Path) -> Result<()> {
+    let mut input = orderflow_feed::capture::open_maybe_gzip(gz)
+        .with_context(|| format!("opening {}", gz.display()))?;
+    let mut out = std::io::BufWriter::new(
+        std::fs::File::create(to).with_context(|| format!("creating {}", to.display()))?,
+    );
+    loop {
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
+            break;
+        }
+        out.write_all(buf)?;
+        let n = buf.len();
+        input.consume(n);
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn is_gzip(path: &Path) -> Result<bool> {
+    let mut magic = [0u8; 2];
+    let mut file = std::fs::File::open(path)?;
+    Ok(std::io::Read::read(&mut file, &mut magic)? == 2 && magic == [0x1f, 0x8b])
+}
+
+fn measure(capture: &Path, seconds: f64) -> Result<()> {
+    let dir = tempfile::tempdir().context("making a temporary folder")?;
+    let log = dir.path().join("log");
+    let started = Instant::now();
+    let options = ImportOptions::default();
+    let mut inputs = open_import_inputs(&[capture.to_path_buf()], None, &options)?;
+    let mut importer = LogImporter::create(&log, options)?;
+    import_into(&mut importer, &mut inputs, &mut |_| {}, &mut |_| {})?;
+    let imported = importer.finish()?;
+    let import_time = started.elapsed();
+
+    let full = PipelineConfig::default();
+    let books_only = PipelineConfig {
+        features_disabled: true,
+        ..PipelineConfig::default()
+    };
+
+    let mut open_times = Vec::new();
+    let from_log = repeat(seconds, |p| {
+        let t = Instant::now();
+        let source = LogSource::open(&log)?;
+        open_times.push(t.elapsed());
+        let mut replay = Replay::new(Source::Log(source), full.clone())?;
+        p.add_report(&replay.run(&mut ()))
+    })?;
+    let log_books = repeat(seconds / 2.0, |p| replay_pass(&log, books_only.clone(), p))?;
+    let log_read = repeat(seconds / 2.0, |p| {
+        let mut source = LogSource::open(&log)?;
+        let (mut messages, mut levels) = (0u64, 0u64);
+        let t = Instant::now();
+        source.for_each_event(
+            |e| {
+                // Keeps the whole event alive, so the decode is not optimised away.
+                let e = std::hint::black_box(e);
+                messages += u64::from(e.is_last());
+                levels += u64::from(e.kind() == EventKind::Level);
+            },
+            |_| {},
+        );
+        p.add(messages, levels, t.elapsed());
+        Ok(())
+    })?;
+
+    let gzip = is_gzip(capture)?;
+    let plain = if gzip {
+        let plain = dir.path().join("capture.txt");
+        gunzip(capture, &plain)?;
+        plain
+    } else {
+        capture.to_path_buf()
+    };
+    let from_capture = repeat(seconds, |p| replay_pass(&plain, full.clone(), p))?;
+    let from_gzip = if gzip {
+        Some(repeat(seconds, |p| replay_pass(capture, full.clone(), p))?)
+    } else {
+        None
+    };
+    if from_log.digest != from_capture.digest {
+        bail!("the log and the capture replay to different digests");
+    }
+
+    let mut open_sorted = open_times.clone();
+    open_sorted.sort();
+    let open = open_sorted
+        .get(open_sorted.len() / 2)
+        .copied()
+        .unwrap_or_default();
+    println!(
+        "\n{}: {} messages, {} level updates, {} records per pass",
+        capture.display(),
+        from_log.messages,
+        from_log.levels,
+        imported.records
+    );
+    println!("| replay | passes | messages/s (median pass) | level updates/s | ns/message |");
+    println!("|---|---|---|---|---|");
+    println!("{}", from_log.row("log → book + all features + bars"));
+    println!("{}", log_books.row("log → books only (features off)"));
+    println!("{}", log_read.row("log read only (records → events)"));
+    println!(
+        "{}",
+        from_capture.row(if gzip {
+            "capture (uncompressed copy) → parse + book + features + bars"
+        } else {
+            "capture → parse + book + features + bars"
+        })
+    );
+    if let Some(gz) = &from_gzip {
+        println!(
+            "{}",
+            gz.row("capture (gzip file) → gunzip + parse + book + features + bars")
+        );
+    }
+    println!(
+        "log open + validation: {:.2} ms per pass ({:.1} M records/s); import: {:.2} s; \
+         feature digest {:016x} on every pass, log and capture alike",
+        open.as_secs_f64() * 1e3,
+        imported.records as f64 / open.as_secs_f64().max(1e-12) / 1e6,
+        import_time.as_secs_f64(),
+        from_log.digest.map_or(0, |d| d.value()),
+    );
+    Ok(())
+}
+
+pub(crate) fn run(args: &ThroughputArgs) -> Result<ExitCode> {
+    let inputs = if args.inputs.is_empty() {
+        default_inputs()
+    } else {
+        args.inputs.clone()
+    };
+    if inputs.is_empty() {
+        bail!(
+            "no recording found under shared/data or ../shared/data: pass capture files, e.g. \
+             orderflow bench throughput ../shared/data/binance-usdm/btcusdt_20240808.gz"
+        );
+    }
+    if cfg!(debug_assertions) {
+        println!("warning: a debug build; measure with `cargo run --release -p orderflow-cli`");
+    }
+    for input in &inputs {
+        measure(input, args.seconds).with_context(|| format!("measuring {}", input.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,124 @@
+//! One type for both inputs a replay accepts: a log directory or raw capture files.
+
+use std::path::PathBuf;
+
+use orderflow_core::{Event, SymbolTable};
+
+use crate::capture::{BadInput, CaptureSource, Message, resolve_capture_inputs};
+use crate::error::ReplayError;
+use crate::log::LogSource;
+
+/// Which kind of input a [`Source`] reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputKind {
+    /// A recorded log directory.
+    Log,
+    /// Raw capture files, parsed on the fly.
+    Capture,
+}
+
+/// A log directory or raw capture files, read one venue message (or one frame) at a time.
+#[derive(Debug)]
+pub enum Source {
+    /// Raw capture files.
+    Capture(Box<CaptureSource>),
+    /// A recorded log.
+    Log(LogSource),
+}
+
+impl Source {
+    /// Opens `inputs`: a single directory is a log ([`LogSource`]); otherwise every path must
+    /// be a capture file ([`resolve_capture_inputs`] adds a cryptofeed ws file's snapshot files).
+    ///
+    /// # Errors
+    /// [`ReplayError::Input`] when no input is given or a directory is mixed with other
+    /// inputs; [`ReplayError::Io`] when a file cannot be opened; [`ReplayError::Log`] when a
+    /// log is invalid.
+    pub fn open(inputs: &[PathBuf]) -> Result<Self, ReplayError> {
+        match inputs {
+            [] => Err(ReplayError::Input("no input given".to_owned())),
+            [dir] if dir.is_dir() => Ok(Self::Log(LogSource::open(dir)?)),
+            _ => {
+                if let Some(dir) = inputs.iter().find(|p| p.is_dir()) {
+                    return Err(ReplayError::Input(format!(
+                        "{} is a log directory: give it alone",
+                        dir.display()
+                    )));
+                }
+                let files = resolve_capture_inputs(inputs).map_err(|source| ReplayError::Io {
+                    path: inputs.first().cloned().unwrap_or_default(),
+                    source,
+                })?;
+                let capture = CaptureSource::open(&files).map_err(|source| ReplayError::Io {
+                    path: inputs.first().cloned().unwrap_or_default(),
+                    source,
+                })?;
+                Ok(Self::Capture(Box::new(capture)))
+            }
+        }
+    }
+
+    /// What this source reads.
+    #[must_use]
+    pub fn kind(&self) -> InputKind {
+        match self {
+            Self::Capture(_) => InputKind::Capture,
+            Self::Log(_) => InputKind::Log,
+        }
+    }
+
+    /// Symbols known so far (for a log: all of them).
+    #[must_use]
+    pub fn symbols(&self) -> &SymbolTable {
+        match self {
+            Self::Capture(c) => c.symbols(),
+            Self::Log(l) => l.symbols(),
+        }
+    }
+
+    /// Records in the input when known in advance (a log), for progress reports.
+    #[must_use]
+    pub fn total_records(&self) -> Option<u64> {
+        match self {
+            Self::Capture(_) => None,
+            Self::Log(l) => Some(l.len()),
+        }
+    }
+
+    /// Hands every event of the input to `visit` in order, without grouping a log's records
+    /// into messages; an input line or record that was skipped goes to `bad`.
+    pub fn for_each_event<F, B>(&mut self, mut visit: F, mut bad: B)
+    where
+        F: FnMut(&Event),
+        B: FnMut(BadInput),
+    {
+        match self {
+            Self::Capture(c) => {
+                while let Some(next) = c.next_events() {
+                    match next {
+                        Ok(message) => message.events.iter().for_each(&mut visit),
+                        Err(e) => bad(e),
+                    }
+                }
+            }
+            Self::Log(l) => l.for_each_event(visit, bad),
+        }
+    }
+
+    /// Hands every message of the input to `visit` in order: for a log one venue message per
+    /// call, for a capture one frame's events per call; `Err` for an input line or record that
+    /// was skipped.
+    pub fn for_each_message<F>(&mut self, mut visit: F)
+    where
+        F: FnMut(Result<Message<'_>, BadInput>),
+    {
+        match self {
+            Self::Capture(c) => {
+                while let Some(next) = c.next_events() {
+                    visit(next);
+                }
+            }
+            Self::Log(l) => l.for_each_message(visit),
+        }
+    }
+}
