@@ -3,9 +3,13 @@
 //! Real-data tests read the recordings under `../shared/data` (relative to the repository root).
 //! A fresh clone has no such folder: those tests then print why they were skipped and return.
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 use std::path::PathBuf;
+
+pub mod alloc;
+
+pub use alloc::{CountingAllocator, count_allocations};
 
 /// The shared data folder, `../shared/data` beside the repository.
 #[must_use]

@@ -12,50 +12,17 @@
     reason = "test helpers: a failure should panic with the value"
 )]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use orderflow_book::NoopRequester;
 use orderflow_core::{Body, Event, SymbolId};
 use orderflow_engine::{Pipeline, PipelineConfig, PipelineSink};
 use orderflow_features::{Bar, EventFeatures, FeatureDigest, FeatureSink};
 use orderflow_replay::{CaptureSource, resolve_capture_inputs};
-use orderflow_tests::{btcusdt_capture, cryptofeed_ws};
-
-struct Counting;
-
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
-// `GlobalAlloc` contract is `System`'s; the counter has no effect on the memory returned.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: forwarded from our caller, who upholds `alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this `layout` (every allocation here does).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: as for `dealloc`; `new_size` is forwarded from a caller upholding `realloc`'s
-        // contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use orderflow_tests::{CountingAllocator, btcusdt_capture, count_allocations, cryptofeed_ws};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 /// Events before counting starts: up to the last level of the last depth snapshot, so every
 /// symbol's state exists and its book has been loaded (the snapshots come within the first
@@ -97,19 +64,26 @@ fn events(capture: PathBuf) -> Vec<Event> {
 }
 
 /// Allocations inside `Pipeline::on_event` after warm-up, and the digest of the outputs.
-fn count_allocations(events: &[Event], warm_up: usize, features_disabled: bool) -> (u64, Digest) {
+fn pipeline_allocations(
+    events: &[Event],
+    warm_up: usize,
+    features_disabled: bool,
+) -> (u64, Digest) {
     let mut pipeline = Pipeline::new(PipelineConfig {
         features_disabled,
         ..PipelineConfig::default()
     });
     let mut sink = Digest(FeatureDigest::new());
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
-    for (i, event) in events.iter().enumerate() {
-        COUNTING.store(i >= warm_up, Ordering::SeqCst);
+    let (warm, hot) = events.split_at(warm_up.min(events.len()));
+    for event in warm {
         pipeline.on_event(event, &mut NoopRequester, &mut sink);
-        COUNTING.store(false, Ordering::SeqCst);
     }
-    (ALLOCATIONS.load(Ordering::SeqCst) - before, sink)
+    let ((), allocations) = count_allocations(|| {
+        for event in hot {
+            pipeline.on_event(event, &mut NoopRequester, &mut sink);
+        }
+    });
+    (allocations, sink)
 }
 
 /// Features on: nothing allocates after warm-up but the book's far-level map.
@@ -133,8 +107,8 @@ fn features_allocate_nothing_in_the_pipeline_on_real_data() {
             "{name}: {} events",
             events.len()
         );
-        let (book_only, _) = count_allocations(&events, warm_up, true);
-        let (all, digest) = count_allocations(&events, warm_up, false);
+        let (book_only, _) = pipeline_allocations(&events, warm_up, true);
+        let (all, digest) = pipeline_allocations(&events, warm_up, false);
         println!(
             "{name}: {} events, {} counted: {all} allocations with features, {book_only} without; \
              {} feature rows, {} bars",
