@@ -1,0 +1,178 @@
+//! `orderflow bench latency`: end-to-end latency on loopback (DESIGN.md section 7).
+//!
+//! The mock exchange serves real frames from a raw capture (the shared BTCUSDT recording when
+//! it is found, or `--input`) at a fixed rate, or the seeded simulated market when there is
+//! none, over its websocket. The live client reads them, the engine runs books and features,
+//! and an executor thread reads the feature ring: every stage the engine measures is reported
+//! with p50/p90/p99/p99.9/max, plus frames per second. The clock starts when the client's
+//! reader task has the frame (after the kernel and the websocket decoder), so loopback
+//! transport itself is not in the figures.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use orderflow_engine::{Engine, Stage};
+use orderflow_feed::live::{LiveConfig, LiveSource};
+use orderflow_feed::mock::{MarketSpec, MockConfig, MockExchange, Pace, SimConfig};
+
+use crate::live::{Tally, fmt_ns, parse_duration};
+
+/// The shared BTCUSDT recording, relative to the repository root.
+const SHARED_CAPTURE: &str = "../shared/data/binance-usdm/btcusdt_20240808.gz";
+
+/// End-to-end latency: mock exchange → websocket → parser → engine → executor, on loopback.
+#[derive(Debug, clap::Args)]
+pub(crate) struct LatencyArgs {
+    /// Raw capture to serve (default: the shared BTCUSDT recording if present, else the
+    /// simulated market).
+    #[arg(long, value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// Serve the simulated market even if a recording is found.
+    #[arg(long)]
+    synthetic: bool,
+    /// Frames per second for a capture; book events per second per symbol for the simulation.
+    #[arg(long, default_value_t = 2_000.0)]
+    rate: f64,
+    /// How long to measure.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Symbols (a capture's symbols must be named: default btcusdt).
+    #[arg(long, value_delimiter = ',')]
+    symbols: Vec<String>,
+}
+
+pub(crate) fn run(args: &LatencyArgs) -> Result<ExitCode> {
+    let capture = if args.synthetic {
+        None
+    } else {
+        args.input.clone().or_else(|| {
+            Path::new(SHARED_CAPTURE)
+                .exists()
+                .then(|| SHARED_CAPTURE.into())
+        })
+    };
+    let mut symbols: Vec<String> = args
+        .symbols
+        .iter()
+        .map(|s| s.to_ascii_uppercase())
+        .collect();
+    let market = match &capture {
+        Some(path) => {
+            if symbols.is_empty() {
+                symbols.push("BTCUSDT".to_owned());
+            }
+            MarketSpec::Capture {
+                paths: vec![path.clone()],
+                pace: Pace::Rate(args.rate),
+            }
+        }
+        None => {
+            if symbols.is_empty() {
+                symbols = vec!["BTCUSDT".to_owned(), "ETHUSDT".to_owned()];
+            }
+            MarketSpec::Sim(SimConfig {
+                symbols: symbols.clone(),
+                ops_per_sec: args.rate,
+                diff_interval_ms: 0,
+                ..SimConfig::default()
+            })
+        }
+    };
+    let mock = MockExchange::start(MockConfig {
+        market,
+        step: Duration::from_millis(1),
+        ..MockConfig::default()
+    })
+    .context("starting the mock exchange")?;
+    let mut config = LiveConfig::new(&symbols);
+    config.ws_url = mock.ws_url();
+    config.rest_url = mock.rest_url();
+    config.depth_speed = "0ms".to_owned();
+    config.trades = true;
+    if capture.is_some() {
+        // The shared recording holds depth, bookTicker and trades only.
+        config.agg_trades = false;
+        config.mark_price = false;
+        config.liquidations = false;
+        config.open_interest_every = None;
+    }
+    let source = LiveSource::start(config).context("starting the live feed")?;
+    let monitor = source.monitor();
+    let engine = Engine::builder()
+        .symbols(&symbols)
+        .build()
+        .context("configuring the engine")?;
+    let mut handle = engine
+        .spawn(source, Tally::new(symbols.len()))
+        .context("starting the engine")?;
+    let reader = handle.take_reader();
+    let executor = std::thread::spawn(move || {
+        let mut n = 0u64;
+        if let Some(mut reader) = reader {
+            while reader.next().is_some() {
+                n += 1;
+            }
+        }
+        n
+    });
+    println!(
+        "bench latency: {} over ws://loopback at {} {}, {} s",
+        capture.as_ref().map_or_else(
+            || format!("simulated market ({})", symbols.join(",")),
+            |p| p.display().to_string()
+        ),
+        args.rate,
+        if capture.is_some() {
+            "frames/s"
+        } else {
+            "book events/s per symbol"
+        },
+        args.duration.as_secs_f64()
+    );
+    // Warm up (connect, first snapshot), then measure from a clean slate of frames.
+    std::thread::sleep(Duration::from_secs(1));
+    let frames_before = monitor.stats().frames;
+    let started = Instant::now();
+    while started.elapsed() < args.duration && (capture.is_none() || mock.is_running()) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let elapsed = started.elapsed();
+    let frames = monitor.stats().frames - frames_before;
+    let finished = handle.shutdown().context("stopping the engine")?;
+    let updates = executor.join().unwrap_or(0);
+    let report = finished.report;
+    println!(
+        "{:<20} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "stage", "count", "p50", "p90", "p99", "p99.9", "max"
+    );
+    for stage in Stage::ALL {
+        let h = report.latency.get(stage);
+        if h.is_empty() {
+            continue;
+        }
+        println!(
+            "{:<20} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            stage.name(),
+            h.len(),
+            fmt_ns(h.value_at_quantile(0.5)),
+            fmt_ns(h.value_at_quantile(0.9)),
+            fmt_ns(h.value_at_quantile(0.99)),
+            fmt_ns(h.value_at_quantile(0.999)),
+            fmt_ns(h.max())
+        );
+    }
+    #[allow(clippy::cast_precision_loss, reason = "a rate")]
+    let rate = frames as f64 / elapsed.as_secs_f64().max(1e-9);
+    println!(
+        "{frames} frames in {:.1} s: {rate:.0} frames/s; {} events, {updates} feature updates read by the executor; {} parse errors",
+        elapsed.as_secs_f64(),
+        report.feed.events,
+        monitor.stats().parse_errors
+    );
+    println!(
+        "(whole run, warm-up included, in the table; receive = the client's read of the frame)"
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,408 @@
+//! One task per routed path: connect, read, reconnect with backoff, rotate before 24 h.
+//!
+//! A route task owns the connection(s) of its path. Each connection has a reader task that
+//! stamps every frame with `CLOCK_REALTIME` right after the read and sends it to the source's
+//! inbox (a bounded channel: when the feed thread falls behind, the reader stops reading and
+//! TCP pushes back; nothing is dropped). Pings are answered by tungstenite while the reader
+//! polls the socket. A connection that delivers nothing for [`LiveConfig::stall_timeout`] is
+//! taken for dead.
+//!
+//! Reconnects wait an exponential backoff with full jitter (`rand(0, min(max, base * 2^n))`,
+//! at least `base`), reset once a connection has lived a minute. Before the server's 24 h cut
+//! ([`LiveConfig::max_connection_age`]) a second connection is opened and subscribed; both run
+//! side by side for [`LiveConfig::rotation_overlap`] while the source drops the frames the
+//! second copy delivers (by id, see `mod.rs`), then the old one is closed: nothing is missed.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, sleep, sleep_until};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+
+use super::LiveConfig;
+use super::monitor::Monitor;
+use crate::streams::Route;
+
+type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// What route and reader tasks tell the source.
+#[derive(Debug)]
+pub(crate) enum Inbound {
+    /// A text frame, stamped right after the read.
+    Frame {
+        route: Route,
+        recv_ns: i64,
+        text: tokio_tungstenite::tungstenite::Utf8Bytes,
+    },
+    /// Connection `conn` of `route` is open and subscribed.
+    Connected { route: Route, conn: u32 },
+    /// Connection `conn` of `route` is gone (the reason went to the monitor).
+    Disconnected { route: Route, conn: u32 },
+    /// Two connections of `route` are live (`true`) or one again (`false`).
+    Overlap { route: Route, active: bool },
+    /// A REST depth snapshot body for symbol index `symbol`.
+    Snapshot {
+        symbol: u16,
+        recv_ns: i64,
+        body: Vec<u8>,
+    },
+    /// A REST open-interest body for symbol index `symbol`.
+    OpenInterest {
+        symbol: u16,
+        recv_ns: i64,
+        body: Vec<u8>,
+    },
+    /// A periodic tick (timers, watchdog, capture flush).
+    Tick,
+}
+
+/// Asks a route task to act.
+#[derive(Debug)]
+pub(crate) enum Control {
+    /// Drop the current connection and connect again (the watchdog found a silent stream).
+    Reconnect(String),
+}
+
+pub(crate) fn realtime_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// Exponential backoff with full jitter.
+#[derive(Debug)]
+pub(crate) struct Backoff {
+    base: Duration,
+    max: Duration,
+    attempt: u32,
+    state: u64,
+}
+
+impl Backoff {
+    pub(crate) fn new(base: Duration, max: Duration, seed: u64) -> Self {
+        Self {
+            base,
+            max: max.max(base),
+            attempt: 0,
+            state: seed | 1,
+        }
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.attempt = 0;
+    }
+
+    /// The next delay: uniform in `[base, min(max, base * 2^attempt)]`.
+    pub(crate) fn next_delay(&mut self) -> Duration {
+        let cap = self
+            .base
+            .saturating_mul(1u32 << self.attempt.min(20))
+            .min(self.max);
+        self.attempt = self.attempt.saturating_add(1);
+        // xorshift64
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        let span = cap.saturating_sub(self.base).as_micros() as u64;
+        let jitter = if span == 0 {
+            0
+        } else {
+            self.state % (span + 1)
+        };
+        self.base + Duration::from_micros(jitter)
+    }
+}
+
+/// The URL of a combined-stream connection carrying `streams`.
+pub(crate) fn stream_url(config: &LiveConfig, route: Route, streams: &[String]) -> String {
+    format!(
+        "{}/{}/stream?streams={}",
+        config.ws_url.trim_end_matches('/'),
+        route.path(),
+        streams.join("/")
+    )
+}
+
+/// Streams put in the URL; the rest are subscribed with `SUBSCRIBE` messages (URLs stay short).
+const URL_STREAMS: usize = 50;
+/// Streams per `SUBSCRIBE` message.
+const SUBSCRIBE_BATCH: usize = 100;
+/// Spacing of `SUBSCRIBE` messages: 4 per second, under Binance's 10 messages per second.
+const SUBSCRIBE_SPACING: Duration = Duration::from_millis(250);
+
+async fn connect(
+    config: &LiveConfig,
+    tls: &Option<Arc<rustls::ClientConfig>>,
+    route: Route,
+    streams: &[String],
+) -> Result<Ws, String> {
+    let (in_url, rest) = streams.split_at(streams.len().min(URL_STREAMS));
+    let url = stream_url(config, route, in_url);
+    let mut ws_config = WebSocketConfig::default();
+    ws_config.max_message_size = Some(16 << 20);
+    ws_config.max_frame_size = Some(16 << 20);
+    let connector = tls.as_ref().map(|c| Connector::Rustls(Arc::clone(c)));
+    let connecting = tokio_tungstenite::connect_async_tls_with_config(
+        url.as_str(),
+        Some(ws_config),
+        true,
+        connector,
+    );
+    let (mut ws, _) = tokio::time::timeout(config.connect_timeout, connecting)
+        .await
+        .map_err(|_| format!("connecting to {url}: timed out"))?
+        .map_err(|e| format!("connecting to {url}: {e}"))?;
+    for (i, batch) in rest.chunks(SUBSCRIBE_BATCH).enumerate() {
+        if i > 0 {
+            sleep(SUBSCRIBE_SPACING).await;
+        }
+        let params: Vec<String> = batch.iter().map(|s| format!("\"{s}\"")).collect();
+        let msg = format!(
+            r#"{{"method":"SUBSCRIBE","params":[{}],"id":{}}}"#,
+            params.join(","),
+            i + 1
+        );
+        ws.send(Message::text(msg))
+            .await
+            .map_err(|e| format!("subscribing on {url}: {e}"))?;
+    }
+    Ok(ws)
+}
+
+/// Reads one connection until it ends or is told to close; returns why it ended.
+async fn read_loop(
+    mut ws: Ws,
+    route: Route,
+    tx: mpsc::Sender<Inbound>,
+    stall_timeout: Duration,
+    mut close: oneshot::Receiver<()>,
+) -> String {
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut close => {
+                let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
+                return "closed by us".to_owned();
+            }
+            next = tokio::time::timeout(stall_timeout, ws.next()) => {
+                let msg = match next {
+                    Err(_) => return format!("no frame for {stall_timeout:?}"),
+                    Ok(None) => return "connection closed".to_owned(),
+                    Ok(Some(Err(e))) => return format!("read error: {e}"),
+                    Ok(Some(Ok(msg))) => msg,
+                };
+                let recv_ns = realtime_ns();
+                let text = match msg {
+                    Message::Text(t) => t,
+                    Message::Binary(b) => match tokio_tungstenite::tungstenite::Utf8Bytes::try_from(b) {
+                        Ok(t) => t,
+                        Err(_) => continue,
+                    },
+                    // tungstenite queues the pong and flushes it on this same read loop.
+                    Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+                    Message::Close(frame) => {
+                        return match frame {
+                            Some(f) => format!("close frame {} {}", f.code, f.reason),
+                            None => "close frame".to_owned(),
+                        };
+                    }
+                };
+                if tx.send(Inbound::Frame { route, recv_ns, text }).await.is_err() {
+                    return "source gone".to_owned();
+                }
+            }
+        }
+    }
+}
+
+struct Live {
+    conn: u32,
+    started: Instant,
+    close: Option<oneshot::Sender<()>>,
+    task: JoinHandle<String>,
+}
+
+impl Live {
+    fn close(&mut self) {
+        if let Some(c) = self.close.take() {
+            let _ = c.send(());
+        }
+    }
+}
+
+/// The arguments of [`run_route`].
+pub(crate) struct RouteTask {
+    pub(crate) route: Route,
+    pub(crate) streams: Vec<String>,
+    pub(crate) config: Arc<LiveConfig>,
+    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
+    pub(crate) tx: mpsc::Sender<Inbound>,
+    pub(crate) control: mpsc::Receiver<Control>,
+    pub(crate) monitor: Arc<Monitor>,
+    pub(crate) seed: u64,
+}
+
+/// Keeps one connection of a route alive (module docs).
+pub(crate) async fn run_route(task: RouteTask) {
+    let RouteTask {
+        route,
+        streams,
+        config,
+        tls,
+        tx,
+        mut control,
+        monitor,
+        seed,
+    } = task;
+    let mut backoff = Backoff::new(config.reconnect_min, config.reconnect_max, seed);
+    let mut next_conn = 0u32;
+    let mut current: Option<Live> = None;
+    let spawn_reader = |ws: Ws, conn: u32| {
+        let (close_tx, close_rx) = oneshot::channel();
+        let task = tokio::spawn(read_loop(
+            ws,
+            route,
+            tx.clone(),
+            config.stall_timeout,
+            close_rx,
+        ));
+        Live {
+            conn,
+            started: Instant::now(),
+            close: Some(close_tx),
+            task,
+        }
+    };
+    loop {
+        let Some(live) = current.as_mut() else {
+            match connect(&config, &tls, route, &streams).await {
+                Ok(ws) => {
+                    next_conn += 1;
+                    monitor.connected(route);
+                    if tx
+                        .send(Inbound::Connected {
+                            route,
+                            conn: next_conn,
+                        })
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    current = Some(spawn_reader(ws, next_conn));
+                }
+                Err(e) => {
+                    monitor.connect_failed(&e);
+                    let d = backoff.next_delay();
+                    tokio::select! {
+                        () = sleep(d) => {}
+                        c = control.recv() => if c.is_none() { return },
+                    }
+                }
+            }
+            continue;
+        };
+        let rotate_at = live.started + config.max_connection_age;
+        tokio::select! {
+            reason = &mut live.task => {
+                let reason = reason.unwrap_or_else(|e| format!("reader failed: {e}"));
+                let conn = live.conn;
+                let lived = live.started.elapsed();
+                current = None;
+                monitor.disconnected(route, &reason);
+                if tx.send(Inbound::Disconnected { route, conn }).await.is_err() {
+                    return;
+                }
+                if lived >= Duration::from_secs(60) {
+                    backoff.reset();
+                }
+                sleep(backoff.next_delay()).await;
+            }
+            c = control.recv() => match c {
+                None => return,
+                Some(Control::Reconnect(reason)) => {
+                    live.close();
+                    let conn = live.conn;
+                    let task = &mut live.task;
+                    let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+                    current = None;
+                    monitor.disconnected(route, &reason);
+                    if tx.send(Inbound::Disconnected { route, conn }).await.is_err() {
+                        return;
+                    }
+                }
+            },
+            () = sleep_until(rotate_at) => {
+                // Proactive rotation: open the next connection beside this one.
+                let Ok(ws) = connect(&config, &tls, route, &streams).await else {
+                    // Try again shortly; the old connection still serves.
+                    live.started += Duration::from_secs(5).min(config.max_connection_age);
+                    continue;
+                };
+                next_conn += 1;
+                monitor.connected(route);
+                monitor.rotation();
+                let mut next = spawn_reader(ws, next_conn);
+                let sends = [
+                    Inbound::Overlap { route, active: true },
+                    Inbound::Connected { route, conn: next_conn },
+                ];
+                for s in sends {
+                    if tx.send(s).await.is_err() {
+                        return;
+                    }
+                }
+                let old_conn = live.conn;
+                tokio::select! {
+                    () = sleep(config.rotation_overlap) => {}
+                    _ = &mut live.task => {}
+                    _ = &mut next.task => {}
+                }
+                live.close();
+                if !live.task.is_finished() {
+                    let _ = tokio::time::timeout(Duration::from_secs(2), &mut live.task).await;
+                }
+                let mut sends = vec![
+                    Inbound::Disconnected { route, conn: old_conn },
+                    Inbound::Overlap { route, active: false },
+                ];
+                monitor.disconnected(route, "rotated");
+                if next.task.is_finished() {
+                    monitor.disconnected(route, "new connection ended during the overlap");
+                    sends.push(Inbound::Disconnected { route, conn: next.conn });
+                    current = None;
+                } else {
+                    current = Some(next);
+                }
+                for s in sends {
+                    if tx.send(s).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_resets() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_secs(5), 42);
+        let delays: Vec<Duration> = (0..12).map(|_| b.next_delay()).collect();
+        for (i, d) in delays.iter().enumerate() {
+            let cap = Duration::from_millis(100 * (1 << i.min(20))).min(Duration::from_secs(5));
+            assert!(*d >= Duration::from_millis(100) && *d <= cap, "{i}: {d:?}");
+        }
+        assert!(delays[8..].iter().any(|d| *d > Duration::from_secs(1)));
+        b.reset();
+        assert!(b.next_delay() <= Duration::from_millis(100));
+    }
+}
