@@ -161,8 +161,9 @@ impl Pipeline {
             event.body,
             Body::DepthDiff(_) | Body::DepthSnapshot(_) | Body::Level(_)
         ) {
-            // Moves the features' clock (a diff header may close bars) before the book changes.
-            if !self.config.features_disabled {
+            // A depth header moves the features' clock (it may close bars) before the book
+            // changes; a level carries no time, so features have nothing to see in it.
+            if !self.config.features_disabled && !matches!(event.body, Body::Level(_)) {
                 let book = state.book.book();
                 state
                     .features
