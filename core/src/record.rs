@@ -328,9 +328,14 @@ records! {
         pub code: StatusCode,
         /// Padding.
         pub _reserved: [u8; 7],
-        /// For a gap: the `pu` we expected (the last applied `u`); otherwise 0.
+        /// For a gap: the `pu` we expected (the last applied `u`; for a crossed book or a bad
+        /// diff its own `u`; for a snapshot older than the stream its `lastUpdateId`). For
+        /// `Connected`/`Disconnected`: the websocket route (0 `/public`, 1 `/market`). For a
+        /// resync: 0.
         pub expected_id: u64,
-        /// For a gap: the `pu` we got; for a resync: the snapshot's `lastUpdateId`; otherwise 0.
+        /// For a gap: the `pu` we got (a crossed book or bad diff: its `u`; a stale snapshot:
+        /// the first buffered diff's `U`); for a resync: the snapshot's `lastUpdateId`; for
+        /// `Connected`/`Disconnected`: the connection's number on its route.
         pub actual_id: u64,
         /// Exchange time of the message that caused the change, ms ([`UNDEF_TIME`] if none).
         pub exchange_time_ms: i64,
