@@ -13,11 +13,11 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use orderflow_engine::{Engine, Stage};
+use orderflow_engine::Engine;
 use orderflow_feed::live::{LiveConfig, LiveSource};
 use orderflow_feed::mock::{MarketSpec, MockConfig, MockExchange, Pace, SimConfig};
 
-use crate::live::{Tally, fmt_ns, parse_duration};
+use crate::live::{Tally, parse_duration, print_latency_table, spawn_executor};
 
 /// The shared BTCUSDT recording, relative to the repository root.
 const SHARED_CAPTURE: &str = "../shared/data/binance-usdm/btcusdt_20240808.gz";
@@ -107,16 +107,7 @@ pub(crate) fn run(args: &LatencyArgs) -> Result<ExitCode> {
     let mut handle = engine
         .spawn(source, Tally::new(symbols.len()))
         .context("starting the engine")?;
-    let reader = handle.take_reader();
-    let executor = std::thread::spawn(move || {
-        let mut n = 0u64;
-        if let Some(mut reader) = reader {
-            while reader.next().is_some() {
-                n += 1;
-            }
-        }
-        n
-    });
+    let executor = spawn_executor(handle.take_reader());
     println!(
         "bench latency: {} over ws://loopback at {} {}, {} s",
         capture.as_ref().map_or_else(
@@ -143,26 +134,7 @@ pub(crate) fn run(args: &LatencyArgs) -> Result<ExitCode> {
     let finished = handle.shutdown().context("stopping the engine")?;
     let updates = executor.join().unwrap_or(0);
     let report = finished.report;
-    println!(
-        "{:<20} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "stage", "count", "p50", "p90", "p99", "p99.9", "max"
-    );
-    for stage in Stage::ALL {
-        let h = report.latency.get(stage);
-        if h.is_empty() {
-            continue;
-        }
-        println!(
-            "{:<20} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-            stage.name(),
-            h.len(),
-            fmt_ns(h.value_at_quantile(0.5)),
-            fmt_ns(h.value_at_quantile(0.9)),
-            fmt_ns(h.value_at_quantile(0.99)),
-            fmt_ns(h.value_at_quantile(0.999)),
-            fmt_ns(h.max())
-        );
-    }
+    print_latency_table(&report.latency);
     #[allow(clippy::cast_precision_loss, reason = "a rate")]
     let rate = frames as f64 / elapsed.as_secs_f64().max(1e-9);
     println!(

@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use orderflow_core::{BookLevel, BookSide, BookView, SymbolId};
-use orderflow_engine::{Engine, Stage};
+use orderflow_engine::Engine;
 use orderflow_feed::live::{LiveConfig, LiveSource};
 use orderflow_feed::mock::{Faults, MarketSpec, MockConfig, MockExchange, SimConfig, book_hash};
 use orderflow_replay::Replay;
 
-use crate::live::{Tally, fmt_ns, parse_duration, print_summary};
+use crate::live::{Tally, parse_duration, print_latency_table, print_summary, spawn_executor};
 
 /// Runs a simulated exchange on loopback, the live pipeline against it, then replays the
 /// recording and checks that it reproduces the live run exactly.
@@ -146,17 +146,7 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode> {
     let mut handle = engine
         .spawn(source, tally.clone())
         .context("starting the engine")?;
-    // An executor thread drains the feature ring, so receive->executor is measured.
-    let reader = handle.take_reader();
-    let executor = std::thread::spawn(move || {
-        let mut n = 0u64;
-        if let Some(mut reader) = reader {
-            while reader.next().is_some() {
-                n += 1;
-            }
-        }
-        n
-    });
+    let executor = spawn_executor(handle.take_reader());
     let started = Instant::now();
     let mut calmed = false;
     let mut next_print = Duration::from_secs(5);
@@ -287,26 +277,7 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode> {
     );
 
     println!("\nlatency (ns from the frame's read to each stage, this machine, loopback):");
-    println!(
-        "{:<20} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "stage", "count", "p50", "p90", "p99", "p99.9", "max"
-    );
-    for stage in Stage::ALL {
-        let h = report.latency.get(stage);
-        if h.is_empty() {
-            continue;
-        }
-        println!(
-            "{:<20} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-            stage.name(),
-            h.len(),
-            fmt_ns(h.value_at_quantile(0.5)),
-            fmt_ns(h.value_at_quantile(0.9)),
-            fmt_ns(h.value_at_quantile(0.99)),
-            fmt_ns(h.value_at_quantile(0.999)),
-            fmt_ns(h.max())
-        );
-    }
+    print_latency_table(&report.latency);
     println!("\nfeatures at the end (replayed):");
     println!(
         "{:<10} {:>12} {:>12} {:>14} {:>8} {:>10} {:>10} {:>12} {:>12} {:>11}",

@@ -18,7 +18,7 @@ use orderflow_engine::PipelineSink;
 use orderflow_features::{Bar, EventFeatures, FeatureSink};
 
 use crate::drive::Driven;
-use crate::{csv, outputs, progress, sources};
+use crate::{outputs, sources};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ExportArgs {
@@ -103,13 +103,7 @@ impl Driven for ExportSink {
 }
 
 pub(crate) fn run(args: &ExportArgs) -> Result<ExitCode> {
-    let bars = args
-        .bars
-        .iter()
-        .map(|s| csv::parse_resolution(s))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(anyhow::Error::msg)
-        .context("reading --bars")?;
+    let bars = crate::bar_resolutions(&args.bars)?;
     let parquet_wanted = args.format.contains(&Format::Parquet);
     if parquet_wanted && cfg!(not(feature = "parquet")) {
         bail!("this orderflow was built without the `parquet` feature");
@@ -139,12 +133,8 @@ pub(crate) fn run(args: &ExportArgs) -> Result<ExitCode> {
     let parquet: Option<ParquetWriter> = None;
 
     let started = Instant::now();
-    let mut sink = progress::WithProgress::new(
-        outputs::WithDigest::new(ExportSink { csv, parquet }),
-        progress::bar(source.total_records(), "records"),
-    );
-    let bad = sources::drive_source(&mut source, &mut pipeline, &mut sink);
-    let sink = sink.finish();
+    let (bad, sink) =
+        crate::drive_with_digest(&mut source, &mut pipeline, ExportSink { csv, parquet });
     let digest = sink.digest;
     let ExportSink { csv, parquet } = sink.inner;
     if let Some(csv) = csv {

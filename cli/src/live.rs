@@ -5,11 +5,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use orderflow_core::{Body, Event, StatusCode, SymbolId};
-use orderflow_engine::{Engine, EngineReport, Stage, Strategy, StrategyContext};
+use orderflow_engine::{
+    Engine, EngineReport, FeatureReader, LatencyReport, Stage, Strategy, StrategyContext,
+    WaitStrategy,
+};
 use orderflow_feed::live::{LiveConfig, LiveMonitor, LiveSource};
 
 /// Connect to Binance USD-M (or `--ws-url`/`--rest-url`), keep books and features, and
@@ -187,7 +191,7 @@ fn status_lines(
     lines
 }
 
-pub(crate) fn p99_receive_to_features(report: &orderflow_engine::LatencyReport) -> String {
+pub(crate) fn p99_receive_to_features(report: &LatencyReport) -> String {
     // receive->parsed + parsed->features is what the engine measures without an executor.
     let h = report.get(Stage::ReceiveToExecutor);
     if !h.is_empty() {
@@ -201,6 +205,48 @@ pub(crate) fn p99_receive_to_features(report: &orderflow_engine::LatencyReport) 
         return "-".to_owned();
     }
     fmt_ns(a.value_at_quantile(0.99) + b.value_at_quantile(0.99))
+}
+
+/// Drains the executor's feature ring on its own thread (so receive->executor is measured);
+/// the thread returns how many updates it read.
+pub(crate) fn spawn_executor<W>(reader: Option<FeatureReader<W>>) -> JoinHandle<u64>
+where
+    W: WaitStrategy + Send + 'static,
+{
+    std::thread::spawn(move || {
+        let mut n = 0u64;
+        if let Some(mut reader) = reader {
+            while reader.next().is_some() {
+                n += 1;
+            }
+        }
+        n
+    })
+}
+
+/// Prints the latency table of `demo` and `bench latency`: p50/p90/p99/p99.9/max per stage
+/// that has samples.
+pub(crate) fn print_latency_table(latency: &LatencyReport) {
+    println!(
+        "{:<20} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "stage", "count", "p50", "p90", "p99", "p99.9", "max"
+    );
+    for stage in Stage::ALL {
+        let h = latency.get(stage);
+        if h.is_empty() {
+            continue;
+        }
+        println!(
+            "{:<20} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            stage.name(),
+            h.len(),
+            fmt_ns(h.value_at_quantile(0.5)),
+            fmt_ns(h.value_at_quantile(0.9)),
+            fmt_ns(h.value_at_quantile(0.99)),
+            fmt_ns(h.value_at_quantile(0.999)),
+            fmt_ns(h.max())
+        );
+    }
 }
 
 /// Prints the end-of-run summary shared by `live` and `demo`.

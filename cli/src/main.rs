@@ -32,6 +32,8 @@ use orderflow_engine::{Pipeline, PipelineConfig};
 use orderflow_features::FeatureConfig;
 use orderflow_replay::Source;
 
+use crate::drive::Driven;
+
 /// Low-latency market-data engine for Binance USD-M perpetual futures.
 ///
 /// `replay`, `verify` and `export` read raw captures or a log directory. Raw captures are
@@ -181,6 +183,15 @@ fn open_source(inputs: &[PathBuf]) -> Result<Source> {
     Source::open(inputs).context("opening the input")
 }
 
+/// `--bars`: the resolutions in milliseconds.
+fn bar_resolutions(bars: &[String]) -> Result<Vec<i64>> {
+    bars.iter()
+        .map(|s| csv::parse_resolution(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)
+        .context("reading --bars")
+}
+
 /// The pipeline every command runs: default books and features, plus any extra bar resolution.
 fn pipeline(extra_bars_ms: &[i64]) -> Result<Pipeline> {
     let mut features = FeatureConfig::default();
@@ -198,14 +209,23 @@ fn pipeline(extra_bars_ms: &[i64]) -> Result<Pipeline> {
     .context("configuring the pipeline")
 }
 
+/// Runs `source` through `pipeline` into `sink` with a progress bar, folding every feature
+/// output into the digest on the way; returns the number of bad lines and the sink.
+fn drive_with_digest<S: Driven>(
+    source: &mut Source,
+    pipeline: &mut Pipeline,
+    sink: S,
+) -> (u64, outputs::WithDigest<S>) {
+    let mut sink = progress::WithProgress::new(
+        outputs::WithDigest::new(sink),
+        progress::bar(source.total_records(), "records"),
+    );
+    let bad = sources::drive_source(source, pipeline, &mut sink);
+    (bad, sink.finish())
+}
+
 fn replay(args: &ReplayArgs) -> Result<ExitCode> {
-    let bars = args
-        .bars
-        .iter()
-        .map(|s| csv::parse_resolution(s))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(anyhow::Error::msg)
-        .context("reading --bars")?;
+    let bars = bar_resolutions(&args.bars)?;
     let mut source = open_source(&args.inputs)?;
     let started = Instant::now();
     let mut summary = Vec::new();
@@ -213,24 +233,16 @@ fn replay(args: &ReplayArgs) -> Result<ExitCode> {
         Emit::Events => (emit_events(&mut source, &args.out, &mut summary)?, None),
         Emit::BookTop => {
             let mut pipeline = pipeline(&[])?;
-            let mut sink = progress::WithProgress::new(
-                outputs::WithDigest::new(book_top::BookTopWriter::new(open_out(&args.out)?)?),
-                progress::bar(source.total_records(), "records"),
-            );
-            let bad = sources::drive_source(&mut source, &mut pipeline, &mut sink);
-            let sink = sink.finish();
+            let writer = book_top::BookTopWriter::new(open_out(&args.out)?)?;
+            let (bad, sink) = drive_with_digest(&mut source, &mut pipeline, writer);
             let rows = sink.inner.finish().context("writing the output")?;
             writeln!(summary, "book-top rows: {rows}")?;
             (bad, Some(sink.digest))
         }
         Emit::Features => {
             let mut pipeline = pipeline(&[])?;
-            let mut sink = progress::WithProgress::new(
-                outputs::WithDigest::new(outputs::FeaturesWriter::new(open_out(&args.out)?)?),
-                progress::bar(source.total_records(), "records"),
-            );
-            let bad = sources::drive_source(&mut source, &mut pipeline, &mut sink);
-            let sink = sink.finish();
+            let writer = outputs::FeaturesWriter::new(open_out(&args.out)?)?;
+            let (bad, sink) = drive_with_digest(&mut source, &mut pipeline, writer);
             let rows = sink.inner.finish().context("writing the output")?;
             writeln!(summary, "feature rows: {rows}")?;
             (bad, Some(sink.digest))
@@ -240,15 +252,9 @@ fn replay(args: &ReplayArgs) -> Result<ExitCode> {
                 bail!("--emit bars writes a folder: give it with --out DIR");
             }
             let mut pipeline = pipeline(&bars)?;
-            let mut sink = progress::WithProgress::new(
-                outputs::WithDigest::new(
-                    outputs::BarsWriter::new(args.out.clone(), bars.clone())
-                        .with_context(|| format!("creating {}", args.out.display()))?,
-                ),
-                progress::bar(source.total_records(), "records"),
-            );
-            let bad = sources::drive_source(&mut source, &mut pipeline, &mut sink);
-            let sink = sink.finish();
+            let writer = outputs::BarsWriter::new(args.out.clone(), bars.clone())
+                .with_context(|| format!("creating {}", args.out.display()))?;
+            let (bad, sink) = drive_with_digest(&mut source, &mut pipeline, writer);
             let (files, written) = sink.inner.finish().context("writing the bars")?;
             writeln!(
                 summary,

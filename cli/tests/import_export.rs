@@ -4,28 +4,13 @@
 //! uses the shared BTCUSDT recording (skipped with a printed reason when absent).
 #![allow(clippy::unwrap_used, reason = "test helpers outside #[test] fns")]
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
-use assert_cmd::Command;
+use common::{orderflow, s, text};
 use orderflow_tests::btcusdt_capture;
-
-fn orderflow(args: &[&str]) -> Output {
-    Command::cargo_bin("orderflow")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
 
 fn digest_line(stdout: &str) -> String {
     stdout

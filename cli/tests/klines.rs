@@ -8,19 +8,16 @@
     reason = "test helpers: a failure should panic with the value"
 )]
 
+mod common;
+
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Output;
 
-use assert_cmd::Command;
 use orderflow_tests::cryptofeed_ws;
 
 fn verify(path: &Path) -> Output {
-    Command::cargo_bin("orderflow")
-        .unwrap()
-        .arg("verify")
-        .arg(path)
-        .output()
-        .unwrap()
+    common::orderflow(&[OsStr::new("verify"), path.as_os_str()])
 }
 
 /// The sum over symbols of the report lines starting with `key`.

@@ -2,27 +2,10 @@
 //! and a raw capture, both of which `verify` passes and `replay` reads to the same books.
 #![allow(clippy::unwrap_used, reason = "test helpers outside #[test] fns")]
 
-use std::path::Path;
-use std::process::Output;
+mod common;
 
-use assert_cmd::Command;
+use common::{orderflow, s, text};
 use orderflow_feed::mock::{MockConfig, MockExchange};
-
-fn orderflow(args: &[&str]) -> Output {
-    Command::cargo_bin("orderflow")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
 
 #[test]
 fn live_against_the_mock_records_a_log_and_a_capture() {

@@ -7,37 +7,18 @@
     reason = "test helpers: a failure should panic with the value"
 )]
 
+mod common;
+
 use std::io::{BufRead, Write};
 use std::path::Path;
-use std::process::Output;
 
-use assert_cmd::Command;
+use common::{line_value, orderflow, text};
 use orderflow_book::{Book, NoopRequester};
 use orderflow_core::{BookSide, SymbolId};
 use orderflow_engine::{BookUpdate, Pipeline, PipelineConfig, PipelineSink};
 use orderflow_features::{Bar, EventFeatures, FeatureSink};
 use orderflow_replay::{CaptureSource, resolve_capture_inputs};
 use orderflow_tests::{btcusdt_capture, cryptofeed_ws};
-
-fn orderflow(args: &[&str]) -> Output {
-    Command::cargo_bin("orderflow")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn line_value(stdout: &str, key: &str) -> Vec<u64> {
-    stdout
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix(key))
-        .filter_map(|v| v.trim().trim_start_matches(':').trim().parse().ok())
-        .collect()
-}
 
 #[test]
 fn emit_events_counts_every_kind() {
