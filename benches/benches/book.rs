@@ -369,20 +369,32 @@ mod hft {
 
     use super::{Contender, Update};
 
+    /// One level update, as both hftbacktest depths take it (f64 price and quantity).
+    #[inline]
+    fn apply(d: &mut impl L2MarketDepth, u: &Update) {
+        std::hint::black_box(match u.side {
+            BookSide::Bid => d.update_bid_depth(u.px_f64, u.qty_f64, 0),
+            BookSide::Ask => d.update_ask_depth(u.px_f64, u.qty_f64, 0),
+        });
+    }
+
+    /// Best bid and ask ticks.
+    #[inline]
+    fn touch(d: &impl MarketDepth) -> (i64, i64) {
+        (d.best_bid_tick(), d.best_ask_tick())
+    }
+
     pub(super) struct Roi(pub(super) ROIVectorMarketDepth);
 
     impl Contender for Roi {
         #[inline]
         fn apply(&mut self, u: &Update) {
-            std::hint::black_box(match u.side {
-                BookSide::Bid => self.0.update_bid_depth(u.px_f64, u.qty_f64, 0),
-                BookSide::Ask => self.0.update_ask_depth(u.px_f64, u.qty_f64, 0),
-            });
+            apply(&mut self.0, u);
         }
 
         #[inline]
         fn touch(&self) -> (i64, i64) {
-            (self.0.best_bid_tick(), self.0.best_ask_tick())
+            touch(&self.0)
         }
 
         /// Walks the dense arrays outward from the touch, as hftbacktest's own examples do.
@@ -428,15 +440,12 @@ mod hft {
     impl Contender for Hash {
         #[inline]
         fn apply(&mut self, u: &Update) {
-            std::hint::black_box(match u.side {
-                BookSide::Bid => self.0.update_bid_depth(u.px_f64, u.qty_f64, 0),
-                BookSide::Ask => self.0.update_ask_depth(u.px_f64, u.qty_f64, 0),
-            });
+            apply(&mut self.0, u);
         }
 
         #[inline]
         fn touch(&self) -> (i64, i64) {
-            (self.0.best_bid_tick(), self.0.best_ask_tick())
+            touch(&self.0)
         }
 
         /// Tick-by-tick lookups outward from the touch (its only level access).

@@ -7,8 +7,8 @@
 //!   does too: the like-for-like floor for `append_mix`;
 //! - `bare_copy_144B`: 144 bytes per record, what a record holding a whole 128-byte `Event`
 //!   would take (shows why records are stored at their own size);
-//! - `append_mix`: `LogWriter::append` on a realistic mix (5/8 depth levels, 2/8 book
-//!   tickers, 1/8 trades: 70 bytes per record on average), segment created before timing;
+//! - `append_mix`: `LogWriter::append` on a realistic mix (`orderflow_tests::market_event`:
+//!   5/8 depth levels, 2/8 book tickers, 1/8 trades: 70 bytes per record on average), segment created before timing;
 //! - `append_mix_prefaulted`: the same after `LogWriter::prefault`, the cost without faults.
 //!
 //! A second group, `recorder_read`, times the reader on the same mix: `open_validate`
@@ -33,52 +33,18 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use memmap2::MmapMut;
-use orderflow_core::{
-    Body, BookSide, BookTicker, Event, Level, Px, Qty, Side, SymbolId, SymbolTable, Trade,
-};
+use orderflow_core::{Event, SymbolTable};
 use orderflow_recorder::{LogReader, LogWriter, MsyncPolicy, WriterConfig};
+use orderflow_tests::market_event;
 
 /// Records per timed iteration.
 const N: usize = 200_000;
 
+/// The recorder tests' mix (`orderflow_tests::market_event`), 1 µs apart.
 fn mix() -> Vec<Event> {
     let base_ns = 1_750_000_000_000_000_000i64;
     (0..4096u64)
-        .map(|i| {
-            let recv_ns = base_ns + i as i64 * 1_000;
-            let ms = recv_ns / 1_000_000;
-            let body = match i % 8 {
-                0..=4 => Body::Level(Level {
-                    px: Px(6_000_000_000_000 + (i as i64 % 50) * 10_000_000),
-                    qty: Qty(1_000 + i as i64),
-                    side: if i % 2 == 0 {
-                        BookSide::Bid
-                    } else {
-                        BookSide::Ask
-                    },
-                    _reserved: [0; 7],
-                }),
-                5 | 6 => Body::BookTicker(BookTicker {
-                    update_id: i,
-                    bid_px: Px(6_000_000_000_000),
-                    bid_qty: Qty(12_000),
-                    ask_px: Px(6_000_010_000_000),
-                    ask_qty: Qty(3_000),
-                    transact_time_ms: ms,
-                    event_time_ms: ms,
-                }),
-                _ => Body::Trade(Trade {
-                    trade_id: i,
-                    px: Px(6_000_000_000_000),
-                    qty: Qty(4_000),
-                    transact_time_ms: ms,
-                    event_time_ms: ms,
-                    aggressor: Side::Sell,
-                    _reserved: [0; 7],
-                }),
-            };
-            Event::new(recv_ns, SymbolId((i % 2) as u16), body)
-        })
+        .map(|i| market_event(i, base_ns + i as i64 * 1_000))
         .collect()
 }
 

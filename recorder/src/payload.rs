@@ -41,25 +41,42 @@ pub(crate) struct Stamped<T> {
     pub(crate) record: T,
 }
 
+/// Expands `$m!(DepthDiff, DepthSnapshot, ..., Status)`: every record kind, in [`EventKind`]
+/// discriminant order. The per-kind matches of this crate (encode, decode, zero-copy view) are
+/// local macros called through this one list, so a new kind is added here once.
+macro_rules! with_kinds {
+    ($m:ident) => {
+        $m!(
+            DepthDiff,
+            DepthSnapshot,
+            Level,
+            AggTrade,
+            Trade,
+            BookTicker,
+            MarkPrice,
+            Liquidation,
+            OpenInterest,
+            Kline,
+            Timer,
+            Status
+        )
+    };
+}
+pub(crate) use with_kinds;
+
 const fn len<T: Archive>() -> u32 {
     size_of::<Archived<Stamped<T>>>() as u32
 }
 
 /// Payload length per kind, indexed by the [`EventKind`] discriminant.
-pub(crate) const PAYLOAD_LEN: [u32; 12] = [
-    len::<DepthDiff>(),
-    len::<DepthSnapshot>(),
-    len::<Level>(),
-    len::<AggTrade>(),
-    len::<Trade>(),
-    len::<BookTicker>(),
-    len::<MarkPrice>(),
-    len::<Liquidation>(),
-    len::<OpenInterest>(),
-    len::<Kline>(),
-    len::<Timer>(),
-    len::<Status>(),
-];
+pub(crate) const PAYLOAD_LEN: [u32; 12] = {
+    macro_rules! lens {
+        ($($kind:ident),*) => {
+            [$(len::<$kind>()),*]
+        };
+    }
+    with_kinds!(lens)
+};
 
 const _: () = {
     let mut i = 0;
@@ -116,39 +133,28 @@ where
 /// continued from `seed` (see `format::record_crc`).
 #[inline]
 pub(crate) fn encode(event: &Event, seed: u32, out: &mut [u8]) -> Result<u32, Failure> {
-    match event.body {
-        Body::DepthDiff(r) => put(&stamp(event, r), seed, out),
-        Body::DepthSnapshot(r) => put(&stamp(event, r), seed, out),
-        Body::Level(r) => put(&stamp(event, r), seed, out),
-        Body::AggTrade(r) => put(&stamp(event, r), seed, out),
-        Body::Trade(r) => put(&stamp(event, r), seed, out),
-        Body::BookTicker(r) => put(&stamp(event, r), seed, out),
-        Body::MarkPrice(r) => put(&stamp(event, r), seed, out),
-        Body::Liquidation(r) => put(&stamp(event, r), seed, out),
-        Body::OpenInterest(r) => put(&stamp(event, r), seed, out),
-        Body::Kline(r) => put(&stamp(event, r), seed, out),
-        Body::Timer(r) => put(&stamp(event, r), seed, out),
-        Body::Status(r) => put(&stamp(event, r), seed, out),
+    macro_rules! put_kind {
+        ($($kind:ident),*) => {
+            match event.body {
+                $(Body::$kind(r) => put(&stamp(event, r), seed, out),)*
+            }
+        };
     }
+    with_kinds!(put_kind)
 }
 
 /// The payload of `event` as words (stamp, then record).
 fn words_of(event: &Event) -> Words {
     let mut w = Words::stamp(event.recv_ns, event.symbol.0);
-    match &event.body {
-        Body::DepthDiff(r) => r.push_words(&mut w),
-        Body::DepthSnapshot(r) => r.push_words(&mut w),
-        Body::Level(r) => r.push_words(&mut w),
-        Body::AggTrade(r) => r.push_words(&mut w),
-        Body::Trade(r) => r.push_words(&mut w),
-        Body::BookTicker(r) => r.push_words(&mut w),
-        Body::MarkPrice(r) => r.push_words(&mut w),
-        Body::Liquidation(r) => r.push_words(&mut w),
-        Body::OpenInterest(r) => r.push_words(&mut w),
-        Body::Kline(r) => r.push_words(&mut w),
-        Body::Timer(r) => r.push_words(&mut w),
-        Body::Status(r) => r.push_words(&mut w),
+    macro_rules! push_kind {
+        ($($kind:ident),*) => {
+            match &event.body {
+                $(Body::$kind(r) => r.push_words(&mut w),)*
+            }
+        };
     }
+    with_kinds!(push_kind);
+
     w
 }
 
@@ -163,20 +169,14 @@ pub(crate) fn check_words_against_archive() -> bool {
         let Some(bytes) = slot.0.get_mut(..len) else {
             return false;
         };
-        let archived = match event.body {
-            Body::DepthDiff(r) => crate::raw::serialize_into(&stamp(event, r), bytes),
-            Body::DepthSnapshot(r) => crate::raw::serialize_into(&stamp(event, r), bytes),
-            Body::Level(r) => crate::raw::serialize_into(&stamp(event, r), bytes),
-            Body::AggTrade(r) => crate::raw::serialize_into(&stamp(event, r), bytes),
-            Body::Trade(r) => crate::raw::serialize_into(&stamp(event, r), bytes),
-            Body::BookTicker(r) => crate::raw::serialize_into(&stamp(event, r), bytes),
-            Body::MarkPrice(r) => crate::raw::serialize_into(&stamp(event, r), bytes),
-            Body::Liquidation(r) => crate::raw::serialize_into(&stamp(event, r), bytes),
-            Body::OpenInterest(r) => crate::raw::serialize_into(&stamp(event, r), bytes),
-            Body::Kline(r) => crate::raw::serialize_into(&stamp(event, r), bytes),
-            Body::Timer(r) => crate::raw::serialize_into(&stamp(event, r), bytes),
-            Body::Status(r) => crate::raw::serialize_into(&stamp(event, r), bytes),
-        };
+        macro_rules! archive_kind {
+            ($($kind:ident),*) => {
+                match event.body {
+                    $(Body::$kind(r) => crate::raw::serialize_into(&stamp(event, r), bytes),)*
+                }
+            };
+        }
+        let archived = with_kinds!(archive_kind);
         let words = words_of(event);
         archived.is_ok()
             && words.as_slice().len() * 8 == len
@@ -219,20 +219,7 @@ pub(crate) fn check(kind: EventKind, payload: &[u8]) -> Result<(i64, SymbolId, B
             }
         };
     }
-    Ok(decode!(
-        DepthDiff,
-        DepthSnapshot,
-        Level,
-        AggTrade,
-        Trade,
-        BookTicker,
-        MarkPrice,
-        Liquidation,
-        OpenInterest,
-        Kline,
-        Timer,
-        Status
-    ))
+    Ok(with_kinds!(decode))
 }
 
 /// Zero-copy view of a record body inside a mapped segment: one variant per [`EventKind`],
@@ -271,20 +258,7 @@ impl ArchivedBodyRef<'_> {
                 }
             };
         }
-        owned!(
-            DepthDiff,
-            DepthSnapshot,
-            Level,
-            AggTrade,
-            Trade,
-            BookTicker,
-            MarkPrice,
-            Liquidation,
-            OpenInterest,
-            Kline,
-            Timer,
-            Status
-        )
+        with_kinds!(owned)
     }
 }
 
@@ -510,20 +484,7 @@ mod tests {
                     }
                 };
             }
-            reference!(
-                DepthDiff,
-                DepthSnapshot,
-                Level,
-                AggTrade,
-                Trade,
-                BookTicker,
-                MarkPrice,
-                Liquidation,
-                OpenInterest,
-                Kline,
-                Timer,
-                Status
-            );
+            with_kinds!(reference);
             assert_eq!(zeroed.0[..len], reference.0[..len], "{:?}", event.kind());
         }
     }

@@ -29,7 +29,7 @@ use rkyv::{Archive, Archived, Place, Serialize};
 
 use crate::error::Corruption;
 use crate::format::{COMMITTED_OFFSET, RecordHeader, Scanned, scan};
-use crate::payload::{ArchivedBodyRef, Stamped};
+use crate::payload::{ArchivedBodyRef, Stamped, with_kinds};
 
 /// A read-only mapping of a whole segment file.
 #[derive(Debug)]
@@ -321,20 +321,7 @@ impl<'a> RecordRef<'a> {
                 }
             };
         }
-        view!(
-            DepthDiff,
-            DepthSnapshot,
-            Level,
-            AggTrade,
-            Trade,
-            BookTicker,
-            MarkPrice,
-            Liquidation,
-            OpenInterest,
-            Kline,
-            Timer,
-            Status
-        )
+        with_kinds!(view)
     }
 }
 

@@ -8,8 +8,10 @@
 use std::path::PathBuf;
 
 pub mod alloc;
+pub mod events;
 
 pub use alloc::{CountingAllocator, count_allocations};
+pub use events::market_event;
 
 /// The shared data folder, `../shared/data` beside the repository.
 #[must_use]

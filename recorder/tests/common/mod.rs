@@ -1,4 +1,5 @@
-//! Shared test fixtures: one event of every kind, written out by hand.
+//! Shared test fixtures: one event of every kind, written out by hand, and the realistic mix
+//! of [`market_event`] (shared with the recorder bench).
 #![allow(dead_code, unreachable_pub, reason = "each test binary uses a subset")]
 #![allow(clippy::unwrap_used, reason = "test fixtures")]
 
@@ -7,6 +8,7 @@ use orderflow_core::{
     KlineInterval, Level, Liquidation, MarkPrice, OpenInterest, OrderStatus, Px, Qty, Side, Status,
     StatusCode, SymbolId, SymbolTable, Timer, Trade, UNDEF_TIME,
 };
+pub use orderflow_tests::market_event;
 
 /// 2025-06-01T23:59:59Z in ns.
 pub const NEAR_MIDNIGHT_NS: i64 = 1_748_822_399_000_000_000;
@@ -139,40 +141,4 @@ pub fn every_kind(recv_ns: i64, ms: i64) -> Vec<Event> {
             }
         })
         .collect()
-}
-
-/// A realistic mix: mostly depth levels, some book tickers and trades.
-pub fn market_event(i: u64, recv_ns: i64) -> Event {
-    let ms = recv_ns / 1_000_000;
-    let body = match i % 8 {
-        0..=4 => Body::Level(Level {
-            px: Px(6_000_000_000_000 + (i as i64 % 100) * 10_000_000),
-            qty: Qty(i as i64 * 1_000),
-            side: if i.is_multiple_of(2) {
-                BookSide::Bid
-            } else {
-                BookSide::Ask
-            },
-            _reserved: [0; 7],
-        }),
-        5 | 6 => Body::BookTicker(BookTicker {
-            update_id: i,
-            bid_px: Px(6_000_000_000_000),
-            bid_qty: Qty(1),
-            ask_px: Px(6_000_010_000_000),
-            ask_qty: Qty(2),
-            transact_time_ms: ms,
-            event_time_ms: ms,
-        }),
-        _ => Body::Trade(Trade {
-            trade_id: i,
-            px: Px(6_000_000_000_000),
-            qty: Qty(3),
-            transact_time_ms: ms,
-            event_time_ms: ms,
-            aggressor: Side::Sell,
-            _reserved: [0; 7],
-        }),
-    };
-    Event::new(recv_ns, SymbolId((i % 2) as u16), body)
 }
