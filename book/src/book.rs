@@ -21,8 +21,10 @@
 //! [`LevelError`] and counted in [`BookStats::rejected_levels`]; the book is left unchanged.
 
 use orderflow_core::{
-    BookLevel, BookSide, BookView, Level, Px, Qty, SCALE, Side, TopArrays, notional,
+    BookLevel, BookSide, BookView, Level, Px, Qty, SCALE, Side, TopArrays, TopVersion, notional,
 };
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::grid::{Grid, gcd, power_of_ten_tick};
 use crate::ladder::{Ladder, LadderIter, TOP_LEVELS};
@@ -204,6 +206,8 @@ pub struct FillCost {
 /// ```
 #[derive(Debug)]
 pub struct Book {
+    /// Process-unique id, the `book` of every [`TopVersion`] this book lends.
+    id: u64,
     grid: Grid,
     /// Indexed by `BookSide as usize`: bids (outward coordinate `-tick`), then asks (`tick`).
     sides: [Ladder; 2],
@@ -213,6 +217,9 @@ pub struct Book {
     /// Scratch space for re-grids (empty, allocated only when a re-grid happens).
     scratch: Vec<(i64, i64)>,
 }
+
+/// Source of [`Book`] ids (never reused, so a [`TopVersion`] names one book's state).
+static NEXT_BOOK_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Book {
     /// An empty book.
@@ -238,6 +245,7 @@ impl Book {
             None => Grid::UNSET,
         };
         Ok(Self {
+            id: NEXT_BOOK_ID.fetch_add(1, Ordering::Relaxed),
             grid,
             sides: [
                 Ladder::new(config.ladder_ticks),
@@ -622,6 +630,12 @@ impl BookView for Book {
                 BookSide::Bid => tick.wrapping_neg(),
                 BookSide::Ask => tick,
             },
+            // Every re-grid (tick change) drains and refills both sides, so it moves the
+            // generation too.
+            version: Some(TopVersion {
+                book: self.id,
+                generation: ladder.top_generation(),
+            }),
         })
     }
 }

@@ -95,6 +95,8 @@ pub(crate) struct Ladder {
     /// Their quantities (a separate array, so a quantity walk is a contiguous sum).
     top_qtys: [i64; TOP_SLOTS],
     top_len: usize,
+    /// Bumped on every change to the top cache (see [`Self::top_generation`]).
+    top_gen: u64,
     limit: i64,
     recentres: u64,
 }
@@ -129,6 +131,7 @@ impl Ladder {
             top_keys: [NO_KEY; TOP_SLOTS],
             top_qtys: [0; TOP_SLOTS],
             top_len: 0,
+            top_gen: 0,
             limit: i64::MAX,
             recentres: 0,
         }
@@ -169,6 +172,12 @@ impl Ladder {
     #[inline]
     pub(crate) fn top_is_complete(&self) -> bool {
         self.top_len < TOP_LEVELS
+    }
+
+    /// Changes whenever [`Self::top`] or [`Self::top_is_complete`] may have changed.
+    #[inline]
+    pub(crate) fn top_generation(&self) -> u64 {
+        self.top_gen
     }
 
     /// Best level `(o, qty)`.
@@ -365,6 +374,7 @@ impl Ladder {
 
     /// Keeps the top cache in step with an update at `o <= limit` from `old` to `q` (not both 0).
     fn update_top(&mut self, o: i64, old: i64, q: i64) {
+        self.top_gen = self.top_gen.wrapping_add(1);
         // The number of cached keys below `o`: 20 independent compares, summed (vectorised);
         // a binary search would be five dependent loads, about 35 cycles.
         let p = self.top_keys[..TOP_LEVELS]
@@ -432,6 +442,7 @@ impl Ladder {
 
     /// Refills the cache from the ladder and overflow.
     fn rebuild_top(&mut self) {
+        self.top_gen = self.top_gen.wrapping_add(1);
         self.top_keys = [NO_KEY; TOP_SLOTS];
         self.top_qtys = [0; TOP_SLOTS];
         self.top_len = 0;
@@ -540,6 +551,7 @@ impl Ladder {
         self.top_keys = [NO_KEY; TOP_SLOTS];
         self.top_qtys = [0; TOP_SLOTS];
         self.top_len = 0;
+        self.top_gen = self.top_gen.wrapping_add(1);
         self.limit = i64::MAX;
     }
 

@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 
 use orderflow_book::{Book, BookConfig, TOP_LEVELS};
-use orderflow_core::{BookLevel, BookSide, BookView, Px, Qty, SCALE, Side, notional};
+use orderflow_core::{BookLevel, BookSide, BookView, Px, Qty, SCALE, Side, TopVersion, notional};
 use proptest::prelude::*;
 
 /// Raw price units per tick in these tests.
@@ -212,6 +212,40 @@ fn model_fill(model: &Model, taker: Side, want: i64) -> (i64, i128, u32, Option<
     (want - left.max(0), notional_sum, levels, worst, left <= 0)
 }
 
+/// What `top_arrays` lent last for one side: its version and contents.
+type Lent = Option<(TopVersion, Vec<i64>, Vec<i64>, i64)>;
+
+/// Features reuse what they computed from a side while its `TopArrays::version` is unchanged,
+/// so an unchanged version must mean unchanged keys, quantities and key step.
+fn check_top_version(book: &Book, lent: &mut [Lent; 2]) -> Result<(), TestCaseError> {
+    for (side, last) in [BookSide::Bid, BookSide::Ask]
+        .into_iter()
+        .zip(lent.iter_mut())
+    {
+        let Some(top) = book.top_arrays(side, TOP_LEVELS) else {
+            *last = None;
+            continue;
+        };
+        let Some(version) = top.version else {
+            *last = None;
+            continue;
+        };
+        let now = (
+            version,
+            top.keys.to_vec(),
+            top.qtys.to_vec(),
+            top.px_per_key,
+        );
+        if let Some(before) = last.as_ref()
+            && before.0 == version
+        {
+            prop_assert_eq!(before, &now, "{:?}: same version, different top", side);
+        }
+        *last = Some(now);
+    }
+    Ok(())
+}
+
 /// Compares every query of `book` with `model`.
 fn check(book: &Book, model: &Model, probe_px: i64) -> Result<(), TestCaseError> {
     for side in [BookSide::Bid, BookSide::Ask] {
@@ -308,10 +342,12 @@ proptest! {
         let mut book = Book::new(&config);
         let mut model = Model::default();
         let mut centre = 10_000_000i64;
+        let mut lent = [None, None];
         for op in &ops {
             step(&mut book, &mut model, &mut centre, op);
             let probe_px = model.best(BookSide::Bid).unwrap_or(centre * TICK) + probe * TICK;
             check(&book, &model, probe_px)?;
+            check_top_version(&book, &mut lent)?;
         }
     }
 }

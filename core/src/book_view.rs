@@ -26,6 +26,22 @@ pub struct TopArrays<'a> {
     pub qtys: &'a [i64],
     /// Price of one key step in raw [`Px`] units: the tick, negated for bids.
     pub px_per_key: i64,
+    /// Version of the lent top-of-book cache, `None` when the book does not track one. Two
+    /// `top_arrays` calls with the same `depth` that return the same `Some` version (from any
+    /// book) lend the same keys, quantities and `px_per_key`, so a reader may reuse what it
+    /// computed from the first.
+    pub version: Option<TopVersion>,
+}
+
+/// Identifies one state of one side's top-of-book cache ([`TopArrays::version`]): `book` is
+/// unique per book instance in the process, `generation` changes with every change to the
+/// side's cached levels (or the tick).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TopVersion {
+    /// Process-unique id of the book.
+    pub book: u64,
+    /// Change counter of the side's top cache.
+    pub generation: u64,
 }
 
 /// What features read from a book. Implemented by the `book` crate; features never see its type.

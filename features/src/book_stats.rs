@@ -16,7 +16,7 @@
 //! A book that is not in sync is read as empty: every book field becomes undefined (prices
 //! [`Px::UNDEF`], quantities zero, floats `NaN`) through the same formulas, with no extra branch.
 
-use orderflow_core::{BookLevel, BookSide, BookView, Px, Qty, TopArrays};
+use orderflow_core::{BookLevel, BookSide, BookView, Px, Qty, TopArrays, TopVersion};
 
 use crate::output::EventFeatures;
 
@@ -30,6 +30,30 @@ struct SideStats {
     vol: [i64; 3],
     /// `[Σx, Σy, Σxy, Σxx]` of the regression.
     sums: [f64; 4],
+}
+
+/// The statistics of each side (bid, ask) last computed from lent arrays, with the
+/// [`TopVersion`] they were computed from: a side whose top cache has not changed since (most
+/// updates change one side only, or only levels beyond the 20th) is not walked again.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct TopStatsCache {
+    sides: [Option<(TopVersion, SideStats, usize)>; 2],
+}
+
+/// [`stats_from_arrays`], reused from `slot` when `a` has the version it was computed from.
+#[inline]
+fn cached_stats(
+    slot: &mut Option<(TopVersion, SideStats, usize)>,
+    a: &TopArrays<'_>,
+) -> (SideStats, usize) {
+    if let (Some(v), Some((cv, stats, n))) = (a.version, slot.as_ref())
+        && v == *cv
+    {
+        return (*stats, *n);
+    }
+    let (stats, n) = stats_from_arrays(a);
+    *slot = a.version.map(|v| (v, stats, n));
+    (stats, n)
 }
 
 /// The touch of a side with `n` levels whose first is `first`.
@@ -191,9 +215,17 @@ fn slope(n: usize, [sx, sy, sxy, sxx]: [f64; 4]) -> f64 {
 /// Measured alternative: keeping the last 20 levels per side and reusing a side's statistics
 /// when it reads back unchanged saved the walk on about two thirds of the bench's updates, but
 /// the 320-byte compare (LLVM turns it into emulated 64-bit lane compares on SSE2) cost about as
-/// much as the walk it saved, so every update recomputes both sides.
+/// much as the walk it saved. What replaced it: the book's top cache carries a [`TopVersion`]
+/// (book id and a per-side change counter), so the check is two integer compares and a side
+/// whose top 20 did not change reuses its statistics from [`TopStatsCache`]. `real_book`
+/// (book_update minus base, two runs each, shared 2-core VM): 86 / 99 ns before, 68 / 70 ns
+/// after.
 #[inline]
-pub(crate) fn read_book<B: BookView + ?Sized>(book: &B, f: &mut EventFeatures) {
+pub(crate) fn read_book<B: BookView + ?Sized>(
+    book: &B,
+    cache: &mut TopStatsCache,
+    f: &mut EventFeatures,
+) {
     let synced = book.is_synced();
     let arrays = if synced {
         book.top_arrays(BookSide::Bid, DEPTH)
@@ -202,7 +234,8 @@ pub(crate) fn read_book<B: BookView + ?Sized>(book: &B, f: &mut EventFeatures) {
         None
     };
     let (bid, ask, nb, na) = if let Some((b, a)) = arrays {
-        let ((bid, nb), (ask, na)) = (stats_from_arrays(&b), stats_from_arrays(&a));
+        let [cb, ca] = &mut cache.sides;
+        let ((bid, nb), (ask, na)) = (cached_stats(cb, &b), cached_stats(ca, &a));
         (bid, ask, nb, na)
     } else {
         let mut bids = [BookLevel::default(); DEPTH];

@@ -34,7 +34,7 @@ use orderflow_core::{
 use crate::bar::{
     Accum, BarLevel, CloseState, DAY_MS, SUB_PERIODS_MS, SubBar, TradeTick, log_return, wide_to_f64,
 };
-use crate::book_stats::{BarBookState, microprice_vs_last_bps, read_book};
+use crate::book_stats::{BarBookState, TopStatsCache, microprice_vs_last_bps, read_book};
 use crate::config::{
     BASE_PERIOD_MS, BUY_PRESSURE_WINDOW_MS, ConfigError, FeatureConfig, LARGE_TRADE_WINDOW_MS,
     TradeSource,
@@ -137,6 +137,8 @@ pub struct SymbolFeatures {
     /// Time up to which the current book state's weight is in `base`.
     tw_mark_ms: i64,
     bar_book: BarBookState,
+    /// Per-side book statistics reused while a side's top 20 is unchanged.
+    top_stats: TopStatsCache,
     feat: EventFeatures,
     last_px: Px,
     cvd: i128,
@@ -221,6 +223,7 @@ impl SymbolFeatures {
             base: Accum::empty(false),
             tw_mark_ms: 0,
             bar_book: BarBookState::NONE,
+            top_stats: TopStatsCache::default(),
             feat,
             last_px: Px::UNDEF,
             cvd: 0,
@@ -382,7 +385,7 @@ impl SymbolFeatures {
     {
         self.counters.book_updates += 1;
         let t = self.event_time(exchange_time_ms, out);
-        read_book(book, &mut self.feat);
+        read_book(book, &mut self.top_stats, &mut self.feat);
         let state = BarBookState::from_features(&self.feat);
         if let Some(t) = t {
             self.mark_late(t);
