@@ -107,17 +107,26 @@ fn parse_scaled(s: &[u8]) -> Result<i64, DecimalError> {
     Ok(if negative { -magnitude } else { magnitude })
 }
 
-/// Writes `units` (10^-8) as a plain decimal, without trailing fraction zeros.
-fn fmt_scaled(units: i64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// Writes `units` as an exact decimal with `fraction_digits` implied fraction digits, trailing
+/// fraction zeros trimmed (`write_fixed(f, -150, 2)` writes `-1.5`). [`Px`] and [`Qty`] print
+/// through it with 8 digits; wider exact sums (an `i128` of 10^-16 notional units) use it too.
+///
+/// # Errors
+/// Only those of the writer.
+///
+/// # Panics
+/// When `fraction_digits > 38` (10^39 does not fit in a `u128`).
+pub fn write_fixed(f: &mut impl fmt::Write, units: i128, fraction_digits: u32) -> fmt::Result {
+    let scale = 10u128.pow(fraction_digits);
     let magnitude = units.unsigned_abs();
-    let int = magnitude / SCALE as u64;
-    let mut frac = magnitude % SCALE as u64;
+    let int = magnitude / scale;
+    let mut frac = magnitude % scale;
     if units < 0 {
         f.write_str("-")?;
     }
     write!(f, "{int}")?;
     if frac != 0 {
-        let mut width = SCALE_DIGITS as usize;
+        let mut width = fraction_digits as usize;
         while frac.is_multiple_of(10) {
             frac /= 10;
             width -= 1;
@@ -216,7 +225,7 @@ macro_rules! fixed_point {
                 if self.is_undef() {
                     return f.write_str("NaN");
                 }
-                fmt_scaled(self.0, f)
+                write_fixed(f, i128::from(self.0), SCALE_DIGITS)
             }
         }
 
@@ -328,6 +337,12 @@ mod tests {
         assert_eq!(Qty(-10_000).to_string(), "-0.0001");
         assert_eq!(Qty(0).to_string(), "0");
         assert_eq!(Px::UNDEF.to_string(), "NaN");
+        let mut wide = String::new();
+        write_fixed(&mut wide, -1_500_000_000_000_000_000_005, 16).unwrap();
+        assert_eq!(wide, "-150000.0000000000000005");
+        wide.clear();
+        write_fixed(&mut wide, 7, 16).unwrap();
+        assert_eq!(wide, "0.0000000000000007");
     }
 
     /// Oracle: the decimal string, normalised by hand (strip sign, pad the fraction to eight

@@ -41,7 +41,7 @@ mod source;
 mod symbol;
 
 pub use book_view::{BookLevel, BookView, TopArrays, TopVersion};
-pub use fixed::{DecimalError, Px, Qty, SCALE, SCALE_DIGITS, notional};
+pub use fixed::{DecimalError, Px, Qty, SCALE, SCALE_DIGITS, notional, write_fixed};
 pub use record::{
     AggTrade, Body, BookSide, BookTicker, DepthDiff, DepthSnapshot, Event, EventKind, EventSink,
     Flags, Kline, KlineInterval, Level, Liquidation, MarkPrice, OpenInterest, OrderStatus, Side,

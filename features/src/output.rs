@@ -73,31 +73,10 @@ impl Notional {
     }
 }
 
-/// Writes `units` with `digits` implied fraction digits, trailing fraction zeros trimmed.
-fn fmt_i128(units: i128, digits: u32, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    let scale = 10u128.pow(digits);
-    let magnitude = units.unsigned_abs();
-    let int = magnitude / scale;
-    let mut frac = magnitude % scale;
-    if units < 0 {
-        f.write_str("-")?;
-    }
-    write!(f, "{int}")?;
-    if frac != 0 {
-        let mut width = digits as usize;
-        while frac.is_multiple_of(10) {
-            frac /= 10;
-            width -= 1;
-        }
-        write!(f, ".{frac:0width$}")?;
-    }
-    Ok(())
-}
-
 impl fmt::Display for QtySum {
     /// Exact decimal (`123.456`), no float involved.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt_i128(self.0, orderflow_core::SCALE_DIGITS, f)
+        orderflow_core::write_fixed(f, self.0, orderflow_core::SCALE_DIGITS)
     }
 }
 
@@ -110,7 +89,7 @@ impl fmt::Debug for QtySum {
 impl fmt::Display for Notional {
     /// Exact decimal with up to 16 fraction digits, no float involved.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt_i128(self.0, NOTIONAL_DIGITS, f)
+        orderflow_core::write_fixed(f, self.0, NOTIONAL_DIGITS)
     }
 }
 
