@@ -13,6 +13,7 @@ use orderflow_core::{Event, EventSink};
 use orderflow_engine::{
     Backpressure, Engine, EngineError, EventSource, IterSource, PinConfig, PipelineConfig,
     RecordSink, SourcePoll, Spin, SpinYield, SpinYieldPark, Stage, Strategy, StrategyContext,
+    WaitStrategy,
 };
 use orderflow_features::FeatureDigest;
 use orderflow_recorder::{LogReader, RecorderError};
@@ -274,40 +275,39 @@ fn a_failing_recorder_is_reported_not_hidden() {
     ));
 }
 
+/// The digest of `events` through an engine with a 16-slot ring and the `wait` strategy.
+#[allow(
+    clippy::unwrap_used,
+    reason = "test helper: a failure is the test failing"
+)]
+fn digest_with<W: WaitStrategy>(wait: W, events: &[Event]) -> FeatureDigest {
+    Engine::builder()
+        .symbols(["BTCUSDT"])
+        .engine_ring(16)
+        .wait(wait)
+        .build()
+        .unwrap()
+        .run(IterSource::new(events.to_vec()), ())
+        .unwrap()
+        .report
+        .digest
+}
+
 #[test]
 fn every_wait_strategy_runs_on_two_cores() {
     let events: Vec<Event> = trades(5_000).collect();
     let expected = reference(&events, &PipelineConfig::default()).digest;
-    let small = |b: orderflow_engine::EngineBuilder| b.symbols(["BTCUSDT"]).engine_ring(16);
     let digests = [
-        small(Engine::builder())
-            .wait(Spin)
-            .build()
-            .unwrap()
-            .run(IterSource::new(events.clone()), ())
-            .unwrap()
-            .report
-            .digest,
-        small(Engine::builder())
-            .wait(SpinYield::default())
-            .build()
-            .unwrap()
-            .run(IterSource::new(events.clone()), ())
-            .unwrap()
-            .report
-            .digest,
-        small(Engine::builder())
-            .wait(SpinYieldPark {
+        digest_with(Spin, &events),
+        digest_with(SpinYield::default(), &events),
+        digest_with(
+            SpinYieldPark {
                 spins: 1,
                 yields: 1,
                 park: Duration::from_micros(50),
-            })
-            .build()
-            .unwrap()
-            .run(IterSource::new(events.clone()), ())
-            .unwrap()
-            .report
-            .digest,
+            },
+            &events,
+        ),
     ];
     for d in digests {
         assert_eq!(d, expected);
