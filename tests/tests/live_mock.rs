@@ -290,7 +290,7 @@ fn clean_run_has_no_gap() {
 #[test]
 fn dropped_diffs_resync() {
     let faults = Faults {
-        drop_diff_prob: 0.05,
+        drop_diff_prob: 0.1,
         ..Faults::default()
     };
     let r = run(

@@ -119,7 +119,7 @@ pub struct Faults {
     pub drop_diff_prob: f64,
     /// Chance a frame is sent twice.
     pub duplicate_prob: f64,
-    /// Chance a depth diff is held back and sent after the next one.
+    /// Chance a depth diff is held back and sent after the next diff of the same symbol.
     pub reorder_prob: f64,
     /// Chance a frame is replaced by a truncated, unparsable copy.
     pub malformed_prob: f64,
@@ -191,7 +191,7 @@ pub struct MockStats {
     pub diffs_dropped: u64,
     /// Frames sent twice.
     pub duplicated: u64,
-    /// Depth diffs sent out of order.
+    /// Depth diffs sent after the next diff of their own symbol.
     pub reordered: u64,
     /// Frames replaced by a malformed copy.
     pub malformed: u64,

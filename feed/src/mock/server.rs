@@ -111,7 +111,8 @@ struct Session {
     subs: Vec<Sub>,
     rng: Rng,
     faults: Faults,
-    held: Option<String>,
+    /// A depth diff held back, with its symbol: it is sent after that symbol's next diff.
+    held: Option<(Arc<str>, String)>,
 }
 
 impl Session {
@@ -347,7 +348,7 @@ async fn deliver(
     }
     if depth && s.held.is_none() && s.rng.chance(s.faults.reorder_prob) {
         Counters::bump(&c.reordered);
-        s.held = Some(text);
+        s.held = Some((Arc::clone(&o.symbol), text));
         return Ok(());
     }
     let twice = s.rng.chance(s.faults.duplicate_prob);
@@ -356,7 +357,14 @@ async fn deliver(
         send(tx, text.clone(), c).await?;
     }
     send(tx, text, c).await?;
-    if depth && let Some(held) = s.held.take() {
+    // Swapping diffs of two different symbols would break no chain: release the held diff
+    // only after the next one of its own stream.
+    if depth
+        && s.held
+            .as_ref()
+            .is_some_and(|(symbol, _)| *symbol == o.symbol)
+        && let Some((_, held)) = s.held.take()
+    {
         send(tx, held, c).await?;
     }
     Ok(())
