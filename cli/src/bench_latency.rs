@@ -7,13 +7,18 @@
 //! with p50/p90/p99/p99.9/max, plus frames per second. The clock starts when the client's
 //! reader task has the frame (after the kernel and the websocket decoder), so loopback
 //! transport itself is not in the figures.
+//!
+//! `--wait` picks how the engine thread and the executor wait for the next item: `park` (the
+//! engine's default, `SpinYieldPark`: an idle thread sleeps and pays a futex wake-up per
+//! frame), `yield` (`SpinYield`: never sleeps, yields its core while idle) or `spin` (`Spin`:
+//! burns two cores; only sensible with cores to spare).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use orderflow_engine::Engine;
+use orderflow_engine::{Engine, Spin, SpinYield, SpinYieldPark, WaitStrategy};
 use orderflow_feed::live::{LiveConfig, LiveSource};
 use orderflow_feed::mock::{MarketSpec, MockConfig, MockExchange, Pace, SimConfig};
 
@@ -41,9 +46,31 @@ pub(crate) struct LatencyArgs {
     /// Symbols (a capture's symbols must be named: default btcusdt).
     #[arg(long, value_delimiter = ',')]
     symbols: Vec<String>,
+    /// How the engine thread and the executor wait while idle.
+    #[arg(long, value_enum, default_value_t = Wait::Park)]
+    wait: Wait,
+}
+
+/// The engine's wait strategies, by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Wait {
+    /// Spin, yield, then sleep until woken (`SpinYieldPark`, the engine's default).
+    Park,
+    /// Spin, then yield the core on every idle poll; never sleeps (`SpinYield`).
+    Yield,
+    /// Busy-spin (`Spin`): lowest latency, one core each for the engine and the executor.
+    Spin,
 }
 
 pub(crate) fn run(args: &LatencyArgs) -> Result<ExitCode> {
+    match args.wait {
+        Wait::Park => run_with(args, SpinYieldPark::default()),
+        Wait::Yield => run_with(args, SpinYield::default()),
+        Wait::Spin => run_with(args, Spin),
+    }
+}
+
+fn run_with<W: WaitStrategy>(args: &LatencyArgs, wait: W) -> Result<ExitCode> {
     let capture = if args.synthetic {
         None
     } else {
@@ -102,6 +129,7 @@ pub(crate) fn run(args: &LatencyArgs) -> Result<ExitCode> {
     let monitor = source.monitor();
     let engine = Engine::builder()
         .symbols(&symbols)
+        .wait(wait)
         .build()
         .context("configuring the engine")?;
     let mut handle = engine
@@ -109,7 +137,7 @@ pub(crate) fn run(args: &LatencyArgs) -> Result<ExitCode> {
         .context("starting the engine")?;
     let executor = spawn_executor(handle.take_reader());
     println!(
-        "bench latency: {} over ws://loopback at {} {}, {} s",
+        "bench latency: {} over ws://loopback at {} {}, {} s, wait {:?}",
         capture.as_ref().map_or_else(
             || format!("simulated market ({})", symbols.join(",")),
             |p| p.display().to_string()
@@ -120,7 +148,8 @@ pub(crate) fn run(args: &LatencyArgs) -> Result<ExitCode> {
         } else {
             "book events/s per symbol"
         },
-        args.duration.as_secs_f64()
+        args.duration.as_secs_f64(),
+        args.wait
     );
     // Warm up (connect, first snapshot), then measure from a clean slate of frames.
     std::thread::sleep(Duration::from_secs(1));
