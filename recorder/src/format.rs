@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use orderflow_core::{Body, EventKind, MAX_SYMBOL_LEN, SymbolTable};
+use orderflow_core::{EventKind, MAX_SYMBOL_LEN, SymbolTable};
 
 use crate::error::Corruption;
 use crate::payload;
@@ -366,6 +366,7 @@ pub(crate) fn decode_header(
     Ok((fields, symbols))
 }
 
+#[inline]
 fn le_u32(b: &[u8], at: usize) -> u32 {
     b.get(at..at + 4)
         .and_then(|w| w.try_into().ok())
@@ -454,8 +455,10 @@ pub(crate) struct Scanned {
     pub(crate) offset: u64,
     /// Receive time, ns.
     pub(crate) recv_ns: i64,
-    /// The record.
-    pub(crate) body: Body,
+    /// The record's kind.
+    pub(crate) kind: EventKind,
+    /// The record's exchange time ([`orderflow_core::Body::exchange_time_ms`]).
+    pub(crate) exchange_time_ms: i64,
 }
 
 /// Result of walking a record area.
@@ -497,6 +500,7 @@ pub(crate) fn scan(area: &[u8], base: usize, mut visit: impl FnMut(&Scanned)) ->
 }
 
 /// Validates the record at the start of `b` (the file from `offset` to the committed end).
+#[inline]
 fn check_record(b: &[u8], offset: u64) -> Result<(usize, Scanned), Corruption> {
     let header = RecordHeader::parse(b).ok_or(Corruption::Overrun {
         len: RecordHeader::LEN as u64,
@@ -526,11 +530,12 @@ fn check_record(b: &[u8], offset: u64) -> Result<(usize, Scanned), Corruption> {
             computed,
         });
     }
-    let (recv_ns, _symbol, body) = payload::check(kind, payload)?;
+    let (recv_ns, exchange_time_ms) = payload::validate(kind, payload)?;
     let scanned = Scanned {
         offset,
         recv_ns,
-        body,
+        kind,
+        exchange_time_ms,
     };
     Ok((stride, scanned))
 }

@@ -59,12 +59,12 @@ pub struct SegmentStats {
 impl SegmentStats {
     pub(crate) fn visit(&mut self, s: &Scanned) {
         self.records += 1;
-        if let Some(n) = self.per_kind.get_mut(s.body.kind() as usize) {
+        if let Some(n) = self.per_kind.get_mut(s.kind as usize) {
             *n += 1;
         }
         self.first_recv_ns.get_or_insert(s.recv_ns);
         self.last_recv_ns = Some(s.recv_ns);
-        let t = s.body.exchange_time_ms();
+        let t = s.exchange_time_ms;
         if t != UNDEF_TIME {
             self.min_exchange_ms = Some(self.min_exchange_ms.map_or(t, |m| m.min(t)));
             self.max_exchange_ms = Some(self.max_exchange_ms.map_or(t, |m| m.max(t)));
@@ -171,7 +171,7 @@ impl Segment {
                 index.push((pos, max_before));
             }
             stats.visit(s);
-            max_before = max_before.max(s.body.exchange_time_ms());
+            max_before = max_before.max(s.exchange_time_ms);
         })
         .map_err(|(offset, reason)| RecorderError::corrupt(path, offset, reason))?;
         Ok(Self {
@@ -416,7 +416,7 @@ impl RecordRef<'_> {
     #[inline]
     #[must_use]
     pub fn to_event(&self) -> Event {
-        Event::new(self.recv_ns(), self.symbol(), self.body().to_body()).with_flags(self.flags())
+        self.decode()
     }
 }
 
