@@ -20,7 +20,8 @@
 //!   [`orderflow_book::Book`] (40 levels a side, one level update among the first 24 of a side
 //!   per iteration, 1 in 64 removing its level): the book update alone, then the book update
 //!   with [`SymbolFeatures::on_book_update`] and the default bars. The features' cost on the
-//!   real book is the difference.
+//!   real book is the difference. `real_book/book_update_no_bars`: the same without bars, the
+//!   per-event features of DESIGN.md section 5.1 alone (the DESIGN target's scope).
 //!
 //! Group `features_replay`: every event of the BTCUSDT recording (parsed once, before
 //! measuring) through [`Pipeline::on_event`], books only (`features_off`) and books with all
@@ -347,7 +348,7 @@ fn bench(c: &mut Criterion) {
 
     for (name, config) in [
         ("book_update/bars", FeatureConfig::default()),
-        ("book_update/no_bars", no_bars),
+        ("book_update/no_bars", no_bars.clone()),
     ] {
         let mut rng = Rng(2);
         let mut book = ArrayBook::new(&mut rng);
@@ -423,13 +424,16 @@ fn bench(c: &mut Criterion) {
         });
     }
 
-    {
+    for (name, config) in [
+        ("real_book/book_update", FeatureConfig::default()),
+        ("real_book/book_update_no_bars", no_bars.clone()),
+    ] {
         let mut rng = Rng(6);
         let mut book = RealBook::new(&mut rng);
-        let mut features = SymbolFeatures::new(SymbolId(0), &FeatureConfig::default());
+        let mut features = SymbolFeatures::new(SymbolId(0), &config);
         let mut sink = Observe::default();
         let mut t = START_MS;
-        g.bench_function("real_book/book_update", |b| {
+        g.bench_function(name, |b| {
             b.iter(|| {
                 book.update(rng.next());
                 t += STEP_MS;
