@@ -366,7 +366,7 @@ fn malformed_duplicated_and_reordered_frames() {
 #[test]
 fn slow_stale_and_failing_snapshots() {
     let faults = Faults {
-        drop_diff_prob: 0.03,
+        drop_diff_prob: 0.05,
         snapshot_delay: Duration::from_millis(300),
         stale_snapshot_prob: 0.5,
         snapshot_error_prob: 0.3,
@@ -435,13 +435,16 @@ fn server_age_cut_reconnects() {
 fn soak(total: Duration) {
     let faults = Faults {
         disconnect_every: Some(Duration::from_secs(3)),
-        drop_diff_prob: 0.01,
+        drop_diff_prob: 0.03,
         duplicate_prob: 0.002,
         ..Faults::default()
     };
     let r = run(faults, total, Duration::from_secs(4), |_| {});
-    assert!(r.mock.disconnects > 0);
-    assert!(r.check.resyncs_recorded > 2);
+    assert!(r.mock.disconnects > 0 && r.check.disconnected > 0);
+    // Every symbol synced once; a reconnect fast enough to miss no diff needs no resync (the
+    // chain continues), so only a gap demands another, and `run` checked the books end synced.
+    assert!(r.check.resyncs_recorded >= SYMBOLS.len() as u64);
+    assert!(r.check.gaps_recorded == 0 || r.check.resyncs_recorded > SYMBOLS.len() as u64);
 }
 
 #[test]
