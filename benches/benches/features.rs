@@ -38,7 +38,10 @@
 
 use std::hint::black_box;
 
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{
+    BatchSize, BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main,
+};
 use orderflow_book::{Book, BookConfig, NoopRequester};
 use orderflow_core::{
     AggTrade, Body, BookLevel, BookSide, BookView, DepthDiff, DepthSnapshot, Event, Flags, Level,
@@ -326,6 +329,30 @@ fn replay(c: &mut Criterion) {
     g.finish();
 }
 
+/// A `book_update` case: each iteration changes `book` with `update`, steps the exchange clock
+/// by [`STEP_MS`] and runs [`SymbolFeatures::on_book_update`] on `view(&book)`.
+fn book_update_case<B, V: BookView>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    config: &FeatureConfig,
+    mut rng: Rng,
+    mut book: B,
+    update: impl Fn(&mut B, u64),
+    view: impl Fn(&B) -> &V,
+) {
+    let mut features = SymbolFeatures::new(SymbolId(0), config);
+    let mut sink = Observe::default();
+    let mut t = START_MS;
+    g.bench_function(name, |b| {
+        b.iter(|| {
+            update(&mut book, rng.next());
+            t += STEP_MS;
+            features.on_book_update(view(&book), t, &mut sink);
+        });
+    });
+    black_box(sink.0);
+}
+
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("features");
     let no_bars = FeatureConfig {
@@ -351,18 +378,8 @@ fn bench(c: &mut Criterion) {
         ("book_update/no_bars", no_bars.clone()),
     ] {
         let mut rng = Rng(2);
-        let mut book = ArrayBook::new(&mut rng);
-        let mut features = SymbolFeatures::new(SymbolId(0), &config);
-        let mut sink = Observe::default();
-        let mut t = START_MS;
-        g.bench_function(name, |b| {
-            b.iter(|| {
-                book.update(rng.next());
-                t += STEP_MS;
-                features.on_book_update(&book, t, &mut sink);
-            });
-        });
-        black_box(sink.0);
+        let book = ArrayBook::new(&mut rng);
+        book_update_case(&mut g, name, &config, rng, book, ArrayBook::update, |b| b);
     }
 
     {
@@ -429,18 +446,8 @@ fn bench(c: &mut Criterion) {
         ("real_book/book_update_no_bars", no_bars.clone()),
     ] {
         let mut rng = Rng(6);
-        let mut book = RealBook::new(&mut rng);
-        let mut features = SymbolFeatures::new(SymbolId(0), &config);
-        let mut sink = Observe::default();
-        let mut t = START_MS;
-        g.bench_function(name, |b| {
-            b.iter(|| {
-                book.update(rng.next());
-                t += STEP_MS;
-                features.on_book_update(&book.0, t, &mut sink);
-            });
-        });
-        black_box(sink.0);
+        let book = RealBook::new(&mut rng);
+        book_update_case(&mut g, name, &config, rng, book, RealBook::update, |b| &b.0);
     }
     g.finish();
 }

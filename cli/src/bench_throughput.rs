@@ -109,16 +109,20 @@ impl Passes {
 
     fn row(&self, what: &str) -> String {
         let (median, best) = self.median_best();
-        let rate = |n: u64, t: Duration| n as f64 / t.as_secs_f64().max(1e-12) / 1e6;
         format!(
             "| {what} | {} | {:.2} M ({:.2} M best) | {:.2} M | {:.0} |",
             self.times.len(),
-            rate(self.messages, median),
-            rate(self.messages, best),
-            rate(self.levels, median),
+            millions_per_sec(self.messages, median),
+            millions_per_sec(self.messages, best),
+            millions_per_sec(self.levels, median),
             median.as_nanos() as f64 / self.messages.max(1) as f64,
         )
     }
+}
+
+/// `n` items in `t`, in millions per second.
+fn millions_per_sec(n: u64, t: Duration) -> f64 {
+    n as f64 / t.as_secs_f64().max(1e-12) / 1e6
 }
 
 /// Runs `pass` until `seconds` of passes have been timed (at least 3 passes).
@@ -269,8 +273,8 @@ fn measure(capture: &Path, seconds: f64) -> Result<()> {
          open counted: {:.2} M messages/s); import: {:.2} s; \
          feature digest {:016x} on every pass, log and capture alike",
         open.as_secs_f64() * 1e3,
-        imported.records as f64 / open.as_secs_f64().max(1e-12) / 1e6,
-        from_log.messages as f64 / (log_median + open).as_secs_f64().max(1e-12) / 1e6,
+        millions_per_sec(imported.records, open),
+        millions_per_sec(from_log.messages, log_median + open),
         import_time.as_secs_f64(),
         from_log.digest.map_or(0, |d| d.value()),
     );

@@ -214,8 +214,8 @@ fn check_reserved(payload: &[u8]) -> Result<(), Corruption> {
 
 /// Validates a payload of `kind` with the checked rkyv API (lengths were checked by the
 /// caller) and returns its receive time and exchange time ([`Body::exchange_time_ms`]): all
-/// a segment walk keeps. Two integers come back in registers; returning the decoded body (as
-/// [`check`] does) made the walk copy it twice, reading narrow stores back with wide loads.
+/// a segment walk keeps. Two integers come back in registers; returning the decoded body made
+/// the walk copy it twice, reading narrow stores back with wide loads.
 #[inline]
 pub(crate) fn validate(kind: EventKind, payload: &[u8]) -> Result<(i64, i64), Corruption> {
     check_reserved(payload)?;

@@ -25,7 +25,7 @@ use rkyv::rancor::{Failure, Infallible, ResultExt, Strategy};
 use rkyv::ser::allocator::SubAllocator;
 use rkyv::ser::writer::Buffer;
 use rkyv::ser::{Positional, Serializer};
-use rkyv::{Archive, Archived, Place, Serialize};
+use rkyv::{Archive, Archived, Place, Portable, Serialize};
 
 use crate::error::Corruption;
 use crate::format::{COMMITTED_OFFSET, RecordHeader, Scanned, scan};
@@ -305,6 +305,25 @@ impl<'a> RecordRef<'a> {
         self.payload
     }
 
+    /// The payload viewed as the archived stamped record of type `T`, without checks.
+    ///
+    /// # Safety
+    /// `T` must be the record type of `self.kind()`.
+    #[inline]
+    unsafe fn stamped<T>(&self) -> &'a Archived<Stamped<T>>
+    where
+        T: Archive,
+        Archived<Stamped<T>>: Portable,
+    {
+        debug_assert_eq!(self.payload.len(), size_of::<Archived<Stamped<T>>>());
+        debug_assert_eq!(self.payload.as_ptr().align_offset(8), 0);
+        // SAFETY: a `RecordRef` is only made by `RecordArea::read` at a `Pos` of that area's
+        // own walk, and `RecordArea::validate` checked every record there with
+        // `rkyv::api::low::access` for its kind (`payload::validate`), over memory that stays
+        // mapped and unchanged for `'a` (module docs); the caller guarantees `T` is that kind.
+        unsafe { rkyv::access_unchecked::<Archived<Stamped<T>>>(self.payload) }
+    }
+
     /// Zero-copy view of the record body.
     #[must_use]
     pub fn body(&self) -> ArchivedBodyRef<'a> {
@@ -312,16 +331,8 @@ impl<'a> RecordRef<'a> {
             ($($kind:ident),*) => {
                 match self.kind {
                     $(EventKind::$kind => {
-                        debug_assert_eq!(self.payload.len(), size_of::<Archived<Stamped<$kind>>>());
-                        debug_assert_eq!(self.payload.as_ptr().align_offset(8), 0);
-                        // SAFETY: a `RecordRef` is only made by `RecordArea::read` at a `Pos`
-                        // of that area's own walk, and `RecordArea::validate` checked every
-                        // record there with `rkyv::api::low::access` for its kind
-                        // (`payload::check`), over memory that stays mapped and unchanged for
-                        // `'a` (module docs).
-                        let stamped = unsafe {
-                            rkyv::access_unchecked::<Archived<Stamped<$kind>>>(self.payload)
-                        };
+                        // SAFETY: this arm's type is the record's kind.
+                        let stamped = unsafe { self.stamped::<$kind>() };
                         ArchivedBodyRef::$kind(&stamped.record)
                     })*
                 }
@@ -330,21 +341,21 @@ impl<'a> RecordRef<'a> {
         with_kinds!(view)
     }
 
-    /// The owned event, decoded in one pass: one match on the kind, and the event built where
-    /// it is returned. Going through [`RecordRef::body`] and `to_body` built the body, then the
-    /// event, as two stack copies; the second read back the first one's narrow stores with
-    /// wide loads, which cannot be store-forwarded and stalled the replay's read loop.
+    /// The owned event (a copy out of the mapping).
+    ///
+    /// Decoded in one pass: one match on the kind, and the event built where it is returned.
+    /// Going through [`RecordRef::body`] and `to_body` built the body, then the event, as two
+    /// stack copies; the second read back the first one's narrow stores with wide loads, which
+    /// cannot be store-forwarded and stalled the replay's read loop.
     #[inline]
-    pub(crate) fn decode(&self) -> Event {
+    #[must_use]
+    pub fn to_event(&self) -> Event {
         macro_rules! decode {
             ($($kind:ident),*) => {
                 match self.kind {
                     $(EventKind::$kind => {
-                        // SAFETY: as in `body`: the payload was validated for this kind by
-                        // `RecordArea::validate` and stays mapped and unchanged for `'a`.
-                        let stamped = unsafe {
-                            rkyv::access_unchecked::<Archived<Stamped<$kind>>>(self.payload)
-                        };
+                        // SAFETY: this arm's type is the record's kind.
+                        let stamped = unsafe { self.stamped::<$kind>() };
                         Event {
                             recv_ns: stamped.recv_ns.to_native(),
                             symbol: SymbolId(stamped.symbol.0.to_native()),

@@ -411,13 +411,6 @@ impl RecordRef<'_> {
     pub fn exchange_time_ms(&self) -> i64 {
         self.body().to_body().exchange_time_ms()
     }
-
-    /// The owned event (a copy out of the mapping).
-    #[inline]
-    #[must_use]
-    pub fn to_event(&self) -> Event {
-        self.decode()
-    }
 }
 
 /// Segment files under `dir` in order.
