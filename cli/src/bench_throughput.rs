@@ -34,6 +34,19 @@ pub(crate) struct ThroughputArgs {
     /// Seconds of repeated passes per measurement.
     #[arg(long, default_value_t = 3.0)]
     seconds: f64,
+    /// Measure only the replays from the log, or only those from the capture (to profile one
+    /// path with `perf record`). Default: both.
+    #[arg(long, value_enum)]
+    only: Option<Only>,
+}
+
+/// One half of the measurements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Only {
+    /// From the log: book + features + bars, books only, read only.
+    Log,
+    /// From the capture, parsing included.
+    Capture,
 }
 
 const DEFAULT_INPUTS: [&str; 2] = [
@@ -174,7 +187,15 @@ fn is_gzip(path: &Path) -> Result<bool> {
     Ok(std::io::Read::read(&mut file, &mut magic)? == 2 && magic == [0x1f, 0x8b])
 }
 
-fn measure(capture: &Path, seconds: f64) -> Result<()> {
+/// What one capture measured; `None` for the rows `--only` left out.
+struct Measured {
+    records: u64,
+    import_time: Duration,
+    from_log: Option<(Passes, Passes, Passes, Duration)>,
+    from_capture: Option<(Passes, Option<Passes>)>,
+}
+
+fn measure(capture: &Path, seconds: f64, only: Option<Only>) -> Result<()> {
     let dir = tempfile::tempdir().context("making a temporary folder")?;
     let log = dir.path().join("log");
     let started = Instant::now();
@@ -183,25 +204,41 @@ fn measure(capture: &Path, seconds: f64) -> Result<()> {
     let mut importer = LogImporter::create(&log, options)?;
     import_into(&mut importer, &mut inputs, &mut |_| {}, &mut |_| {})?;
     let imported = importer.finish()?;
-    let import_time = started.elapsed();
+    let measured = Measured {
+        records: imported.records,
+        import_time: started.elapsed(),
+        from_log: if only == Some(Only::Capture) {
+            None
+        } else {
+            Some(measure_log(&log, seconds)?)
+        },
+        from_capture: if only == Some(Only::Log) {
+            None
+        } else {
+            Some(measure_capture(capture, dir.path(), seconds)?)
+        },
+    };
+    print_measured(capture, &measured)
+}
 
+/// From the log: book + features + bars, books only, read only, and the median open time.
+fn measure_log(log: &Path, seconds: f64) -> Result<(Passes, Passes, Passes, Duration)> {
     let full = PipelineConfig::default();
     let books_only = PipelineConfig {
         features_disabled: true,
         ..PipelineConfig::default()
     };
-
     let mut open_times = Vec::new();
     let from_log = repeat(seconds, |p| {
         let t = Instant::now();
-        let source = LogSource::open(&log)?;
+        let source = LogSource::open(log)?;
         open_times.push(t.elapsed());
         let mut replay = Replay::new(Source::Log(source), full.clone())?;
         p.add_report(&replay.run(&mut ()))
     })?;
-    let log_books = repeat(seconds / 2.0, |p| replay_pass(&log, books_only.clone(), p))?;
+    let log_books = repeat(seconds / 2.0, |p| replay_pass(log, books_only.clone(), p))?;
     let log_read = repeat(seconds / 2.0, |p| {
-        let mut source = LogSource::open(&log)?;
+        let mut source = LogSource::open(log)?;
         let (mut messages, mut levels) = (0u64, 0u64);
         let t = Instant::now();
         source.for_each_event(
@@ -216,10 +253,20 @@ fn measure(capture: &Path, seconds: f64) -> Result<()> {
         p.add(messages, levels, t.elapsed());
         Ok(())
     })?;
+    open_times.sort();
+    let open = open_times
+        .get(open_times.len() / 2)
+        .copied()
+        .unwrap_or_default();
+    Ok((from_log, log_books, log_read, open))
+}
 
+/// Straight from the capture: an uncompressed copy in `tmp`, and the gzip file itself.
+fn measure_capture(capture: &Path, tmp: &Path, seconds: f64) -> Result<(Passes, Option<Passes>)> {
+    let full = PipelineConfig::default();
     let gzip = is_gzip(capture)?;
     let plain = if gzip {
-        let plain = dir.path().join("capture.txt");
+        let plain = tmp.join("capture.txt");
         gunzip(capture, &plain)?;
         plain
     } else {
@@ -231,52 +278,75 @@ fn measure(capture: &Path, seconds: f64) -> Result<()> {
     } else {
         None
     };
-    if from_log.digest != from_capture.digest {
+    Ok((from_capture, from_gzip))
+}
+
+fn print_measured(capture: &Path, m: &Measured) -> Result<()> {
+    let digests = [
+        m.from_log.as_ref().and_then(|l| l.0.digest),
+        m.from_capture.as_ref().and_then(|c| c.0.digest),
+    ];
+    if let [Some(a), Some(b)] = digests
+        && a != b
+    {
         bail!("the log and the capture replay to different digests");
     }
-
-    let mut open_sorted = open_times.clone();
-    open_sorted.sort();
-    let open = open_sorted
-        .get(open_sorted.len() / 2)
-        .copied()
-        .unwrap_or_default();
+    let any = m
+        .from_log
+        .as_ref()
+        .map_or_else(|| m.from_capture.as_ref().map(|c| &c.0), |l| Some(&l.0));
+    let Some(any) = any else {
+        return Ok(());
+    };
     println!(
         "\n{}: {} messages, {} level updates, {} records per pass",
         capture.display(),
-        from_log.messages,
-        from_log.levels,
-        imported.records
+        any.messages,
+        any.levels,
+        m.records
     );
     println!("| replay | passes | messages/s (median pass) | level updates/s | ns/message |");
     println!("|---|---|---|---|---|");
-    println!("{}", from_log.row("log → book + all features + bars"));
-    println!("{}", log_books.row("log → books only (features off)"));
-    println!("{}", log_read.row("log read only (records → events)"));
-    println!(
-        "{}",
-        from_capture.row(if gzip {
-            "capture (uncompressed copy) → parse + book + features + bars"
-        } else {
-            "capture → parse + book + features + bars"
-        })
-    );
-    if let Some(gz) = &from_gzip {
+    if let Some((full, books, read, _)) = &m.from_log {
+        println!("{}", full.row("log → book + all features + bars"));
+        println!("{}", books.row("log → books only (features off)"));
+        println!("{}", read.row("log read only (records → events)"));
+    }
+    if let Some((plain, gz)) = &m.from_capture {
         println!(
             "{}",
-            gz.row("capture (gzip file) → gunzip + parse + book + features + bars")
+            plain.row(if gz.is_some() {
+                "capture (uncompressed copy) → parse + book + features + bars"
+            } else {
+                "capture → parse + book + features + bars"
+            })
+        );
+        if let Some(gz) = gz {
+            println!(
+                "{}",
+                gz.row("capture (gzip file) → gunzip + parse + book + features + bars")
+            );
+        }
+    }
+    if let Some((full, _, _, open)) = &m.from_log {
+        let (median, _) = full.median_best();
+        println!(
+            "log open + validation: {:.2} ms per pass ({:.1} M records/s; the first row with \
+             the open counted: {:.2} M messages/s)",
+            open.as_secs_f64() * 1e3,
+            millions_per_sec(m.records, *open),
+            millions_per_sec(full.messages, median + *open),
         );
     }
-    let (log_median, _) = from_log.median_best();
     println!(
-        "log open + validation: {:.2} ms per pass ({:.1} M records/s; the first row with the \
-         open counted: {:.2} M messages/s); import: {:.2} s; \
-         feature digest {:016x} on every pass, log and capture alike",
-        open.as_secs_f64() * 1e3,
-        millions_per_sec(imported.records, open),
-        millions_per_sec(from_log.messages, log_median + open),
-        import_time.as_secs_f64(),
-        from_log.digest.map_or(0, |d| d.value()),
+        "import: {:.2} s; feature digest {:016x} on every pass{}",
+        m.import_time.as_secs_f64(),
+        any.digest.map_or(0, |d| d.value()),
+        if m.from_log.is_some() && m.from_capture.is_some() {
+            ", log and capture alike"
+        } else {
+            ""
+        }
     );
     Ok(())
 }
@@ -297,7 +367,8 @@ pub(crate) fn run(args: &ThroughputArgs) -> Result<ExitCode> {
         println!("warning: a debug build; measure with `cargo run --release -p orderflow-cli`");
     }
     for input in &inputs {
-        measure(input, args.seconds).with_context(|| format!("measuring {}", input.display()))?;
+        measure(input, args.seconds, args.only)
+            .with_context(|| format!("measuring {}", input.display()))?;
     }
     Ok(ExitCode::SUCCESS)
 }

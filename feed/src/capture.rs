@@ -10,9 +10,11 @@
 //! | `<url> -> <seconds.fraction>: <json>` | cryptofeed's http files: a REST response; the symbol is the URL's `symbol=` |
 //! | `<url> <-> <seconds.fraction>` | cryptofeed's connection marker: skipped |
 //!
-//! A [`CaptureReader`] yields one [`Frame`] per data line, borrowing a line buffer it reuses, so
-//! reading allocates nothing once the longest line has been seen. Receive times in seconds are
-//! converted to ns from their decimal digits, exactly.
+//! A [`CaptureReader`] yields one [`Frame`] per data line, borrowed straight from the input's
+//! read buffer (found with `memchr`; a line that straddles the buffer's end is copied into a
+//! line buffer the reader reuses), so reading allocates nothing once the longest line has been
+//! seen. Receive times in ns are read eight digits at a time; times in seconds are converted to
+//! ns from their decimal digits, exactly.
 //!
 //! A REST snapshot body does not name its symbol. Each frame therefore carries a symbol hint:
 //! the URL's `symbol=` for a cryptofeed http line, otherwise the file's symbol when the file holds
@@ -97,6 +99,10 @@ enum LineKind {
 /// Reads frames from one capture file.
 pub struct CaptureReader<R> {
     input: R,
+    /// Bytes of `input`'s buffer that the frame returned last still borrows: consumed at the
+    /// start of the next read.
+    pending: usize,
+    /// A line that did not fit in `input`'s buffer, or ended it without a newline.
     line: Vec<u8>,
     line_no: u64,
     file_symbol: Option<SymbolName>,
@@ -145,6 +151,7 @@ impl<R: BufRead> CaptureReader<R> {
     pub fn new(input: R) -> Self {
         Self {
             input,
+            pending: 0,
             line: Vec::with_capacity(1 << 16),
             line_no: 0,
             file_symbol: None,
@@ -179,28 +186,31 @@ impl<R: BufRead> CaptureReader<R> {
     /// the capture formats.
     pub fn next_frame(&mut self) -> Option<Result<Frame<'_>, CaptureError>> {
         loop {
-            self.line.clear();
-            match self.input.read_until(b'\n', &mut self.line) {
-                Ok(0) => return None,
-                Ok(_) => {}
+            let kind = match self.next_line() {
+                Ok(None) => return None,
+                Ok(Some(line)) => classify(line),
                 Err(e) => return Some(Err(e.into())),
-            }
-            self.line_no += 1;
-            while matches!(self.line.last(), Some(b'\n' | b'\r')) {
-                self.line.pop();
-            }
-            match classify(&self.line) {
+            };
+            match kind {
                 Ok(LineKind::Skip) => continue,
                 Ok(LineKind::Data {
                     recv_ns,
                     json_start,
                     url_symbol,
                 }) => {
+                    let symbol_hint = url_symbol.or(self.file_symbol);
+                    let line_no = self.line_no;
+                    // The line again, now that no other path needs `self`.
+                    let line = if self.line.is_empty() {
+                        self.buffered_line()
+                    } else {
+                        trim_eol(&self.line)
+                    };
                     return Some(Ok(Frame {
                         recv_ns,
-                        bytes: self.line.get(json_start..).unwrap_or_default(),
-                        symbol_hint: url_symbol.or(self.file_symbol),
-                        line: self.line_no,
+                        bytes: line.get(json_start..).unwrap_or_default(),
+                        symbol_hint,
+                        line: line_no,
                     }));
                 }
                 Err(reason) => {
@@ -212,6 +222,47 @@ impl<R: BufRead> CaptureReader<R> {
             }
         }
     }
+
+    /// The next line without its end-of-line bytes, `None` at the end of the input.
+    ///
+    /// A line wholly inside `input`'s buffer is borrowed from it (the buffer is consumed past it
+    /// on the next call; `self.line` is left empty); one that straddles the buffer's end, or
+    /// ends the input without a newline, is copied into `self.line`.
+    fn next_line(&mut self) -> io::Result<Option<&[u8]>> {
+        self.input.consume(std::mem::take(&mut self.pending));
+        self.line.clear();
+        let buf = self.input.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        self.line_no += 1;
+        if let Some(end) = memchr::memchr(b'\n', buf) {
+            self.pending = end + 1;
+            return Ok(Some(self.buffered_line()));
+        }
+        if self.input.read_until(b'\n', &mut self.line)? == 0 {
+            return Ok(None);
+        }
+        Ok(Some(trim_eol(&self.line)))
+    }
+
+    /// The line `next_line` left in `input`'s buffer, without its end-of-line bytes.
+    fn buffered_line(&mut self) -> &[u8] {
+        let pending = self.pending;
+        // `fill_buf` on a buffer not yet consumed returns it again without reading.
+        match self.input.fill_buf() {
+            Ok(buf) => trim_eol(buf.get(..pending).unwrap_or_default()),
+            Err(_) => &[],
+        }
+    }
+}
+
+/// `line` without trailing `\n` and `\r` bytes.
+fn trim_eol(mut line: &[u8]) -> &[u8] {
+    while let [rest @ .., b'\n' | b'\r'] = line {
+        line = rest;
+    }
+    line
 }
 
 /// Splits one line into receive time and JSON.
@@ -255,6 +306,50 @@ fn classify(line: &[u8]) -> Result<LineKind, &'static str> {
 
 /// Parses `<ns> ` or `<seconds>[.fraction]: ` and returns the time in ns and the remainder.
 fn parse_time_prefix(s: &[u8]) -> Result<(i64, &[u8]), &'static str> {
+    match ns_prefix(s) {
+        Some(parsed) => Ok(parsed),
+        None => parse_time_prefix_slow(s),
+    }
+}
+
+/// The common case, `<at most 19 digits> ` followed by at least eight bytes, eight digits at a
+/// time (SWAR, as the frame scanner reads numbers); `None` sends anything else to the slow path,
+/// which also decides every error.
+#[inline]
+fn ns_prefix(s: &[u8]) -> Option<(i64, &[u8])> {
+    let mut value = 0u64;
+    let mut at = 0;
+    loop {
+        let word = u64::from_le_bytes(s.get(at..at + 8)?.try_into().ok()?);
+        let stops = crate::parser::non_digits(word);
+        if stops == 0 {
+            value = value
+                .wrapping_mul(100_000_000)
+                .wrapping_add(crate::parser::parse_eight(word));
+            at += 8;
+            if at > 19 {
+                return None;
+            }
+            continue;
+        }
+        let k = crate::parser::first_flagged(stops);
+        if k > 0 {
+            // 10^k for k < 8, and the k digits shifted to the top of the word.
+            let scale = 10u64.pow(k as u32);
+            let digits = crate::parser::parse_eight(word << (64 - 8 * k));
+            value = value.wrapping_mul(scale).wrapping_add(digits);
+        }
+        at += k;
+        // At most 19 digits: below 10^19 < 2^64, so nothing wrapped.
+        if at == 0 || at > 19 || s.get(at) != Some(&b' ') {
+            return None;
+        }
+        let value = i64::try_from(value).ok()?;
+        return Some((value, s.get(at + 1..)?));
+    }
+}
+
+fn parse_time_prefix_slow(s: &[u8]) -> Result<(i64, &[u8]), &'static str> {
     let end = s
         .iter()
         .position(|b| !(b.is_ascii_digit() || *b == b'.'))
@@ -478,6 +573,20 @@ impl<R: BufRead> MergedCapture<R> {
     /// # Errors
     /// A bad line in one file; calling again continues.
     pub fn next_frame(&mut self) -> Option<Result<MergedFrame<'_>, MergedError>> {
+        // One file: nothing to interleave, so its frames pass through without a copy.
+        if self.readers.len() == 1 {
+            let source = self.readers.first_mut()?;
+            return Some(match source.reader.next_frame()? {
+                Ok(frame) => Ok(MergedFrame {
+                    frame,
+                    path: &source.path,
+                }),
+                Err(error) => Err(MergedError {
+                    path: source.path.clone(),
+                    error,
+                }),
+            });
+        }
         for source in &mut self.readers {
             if source.head.is_none()
                 && let Err(error) = source.refill()
@@ -544,7 +653,11 @@ mod tests {
     use super::*;
 
     fn frames(text: &str) -> Vec<(i64, String, Option<String>, u64)> {
-        let mut reader = CaptureReader::new(text.as_bytes());
+        frames_from(text.as_bytes())
+    }
+
+    fn frames_from(input: impl BufRead) -> Vec<(i64, String, Option<String>, u64)> {
+        let mut reader = CaptureReader::new(input);
         let mut out = Vec::new();
         while let Some(frame) = reader.next_frame() {
             let f = frame.unwrap();
@@ -580,6 +693,61 @@ mod tests {
                 (1_626_992_742_000_000_000, "[1]".into(), None, 6),
             ]
         );
+    }
+
+    #[test]
+    fn lines_straddling_the_read_buffer_read_the_same() {
+        // Lines longer than the buffer, a CRLF split between two fills, a blank line, and a
+        // last line without a newline: every capacity gives what one whole-input buffer gives.
+        let text = "1723161255030314667 {\"stream\":\"btcusdt@trade\",\"data\":{}}\r\n\
+                    \n\
+                    1626992741.06217: {\"b\":2}\n\
+                    2 [1]\r\n\
+                    3 {\"last\":true}";
+        let whole = frames(text);
+        assert_eq!(whole.len(), 4);
+        assert_eq!(whole[3], (3, "{\"last\":true}".into(), None, 5));
+        for capacity in 1..=64 {
+            let small = BufReader::with_capacity(capacity, text.as_bytes());
+            assert_eq!(frames_from(small), whole, "buffer of {capacity} bytes");
+        }
+    }
+
+    #[test]
+    fn receive_times_in_ns_take_the_fast_path() {
+        let line = b"1723161255030314667 {\"a\":1}";
+        assert_eq!(
+            ns_prefix(line),
+            Some((1_723_161_255_030_314_667, &line[20..]))
+        );
+        assert_eq!(
+            ns_prefix(b"12345678 {\"a\":1}"),
+            Some((12_345_678, &b"{\"a\":1}"[..]))
+        );
+        // Beyond i64, or 20 digits: left to the slow path, which rejects them.
+        for line in [
+            &b"9999999999999999999 {}......"[..],
+            b"12345678901234567890 {}......",
+        ] {
+            assert_eq!(ns_prefix(line), None);
+            assert!(parse_time_prefix(line).is_err());
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_ns_fast_path_agrees_with_the_slow_path(
+            digits in "[0-9]{0,22}",
+            separator in "( |: |\\.[0-9]{0,3}: |\\.5 |x| {2})",
+            json in "[{\\[][a-z\":0-9]{0,12}",
+        ) {
+            let line = format!("{digits}{separator}{json}");
+            let slow = parse_time_prefix_slow(line.as_bytes());
+            if let Some(fast) = ns_prefix(line.as_bytes()) {
+                proptest::prop_assert_eq!(Ok(fast), slow);
+            }
+            proptest::prop_assert_eq!(parse_time_prefix(line.as_bytes()), slow);
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ use orderflow_core::{
 
 pub use error::ParseError;
 use scan::{Fast, PxQty};
+pub(crate) use scan::{first_flagged, non_digits, parse_eight};
 
 /// What a frame turned into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -198,7 +198,7 @@ const fn zero_bytes(x: u64) -> u64 {
 /// Flags the bytes of `x` that are not ASCII digits: a digit has high nibble 3 both as is and
 /// plus 6 (`0x3A..=0x3F` become `0x40..`).
 #[inline]
-const fn non_digits(x: u64) -> u64 {
+pub(crate) const fn non_digits(x: u64) -> u64 {
     let nibble = (x & 0xF0F0_F0F0_F0F0_F0F0) ^ 0x3030_3030_3030_3030;
     let plus6 =
         (x.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) ^ 0x3030_3030_3030_3030;
@@ -216,7 +216,7 @@ const fn string_stops(x: u64) -> u64 {
 
 /// Index of the first flagged byte, 8 when none is.
 #[inline]
-const fn first_flagged(mask: u64) -> usize {
+pub(crate) const fn first_flagged(mask: u64) -> usize {
     (mask.trailing_zeros() / 8) as usize
 }
 
@@ -258,7 +258,7 @@ fn word_decimal(x: u64, len: usize) -> Option<i64> {
 /// The value of eight ASCII digits, the first in the low byte (zero bytes count as leading
 /// zeros): three multiply-and-shift steps combine digit pairs, then pairs of pairs.
 #[inline]
-const fn parse_eight(x: u64) -> u64 {
+pub(crate) const fn parse_eight(x: u64) -> u64 {
     let x = x & 0x0F0F_0F0F_0F0F_0F0F;
     let x = (x.wrapping_mul(10).wrapping_add(x >> 8)) & 0x00FF_00FF_00FF_00FF;
     let x = (x.wrapping_mul(100).wrapping_add(x >> 16)) & 0x0000_FFFF_0000_FFFF;
