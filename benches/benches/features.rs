@@ -1,9 +1,12 @@
 //! Feature benches (DESIGN.md section 7: "per-event features (all of 5.1) after one update,
 //! <= 60 ns").
 //!
-//! The book is a dense array book ([`ArrayBook`], 40 levels per side around a 60 000 USDT mid,
-//! 0.1 tick, seeded quantities) so the figures are the features' own cost: `top_levels` is two
-//! slice copies. Each iteration changes one level near the touch (sometimes the touch itself,
+//! Two books. A dense array book ([`ArrayBook`], 40 levels per side around a 60 000 USDT mid,
+//! 0.1 tick, seeded quantities) whose `top_levels` is two slice copies and which lends no arrays:
+//! the features' cost on the copy path any `BookView` gets. And the engine's own
+//! [`orderflow_book::Book`] (`real_book`), which lends its top cache and the exact sums it keeps
+//! over it (`BookView::top_arrays`, `TopSums`): the path the engine runs, and the one the DESIGN
+//! target is measured on (keeping the sums is part of the book's update, so of `real_book/base`). Each iteration changes one level near the touch (sometimes the touch itself,
 //! sometimes moving the mid by a tick) and advances exchange time by 7 ms, so base periods
 //! close every ~14 events and every bar resolution closes on schedule: bar closing and gap
 //! filling are amortised into the figures, as on a live stream.
@@ -11,7 +14,7 @@
 //! Cases (group `features`):
 //! - `base`: the loop alone (book mutation, time), no features.
 //! - `book_update/bars`: [`SymbolFeatures::on_book_update`] with the default bars
-//!   (500 ms, 1 s, 1 min, 1 h): all per-event features plus the bar statistics. The DESIGN target.
+//!   (500 ms, 1 s, 1 min, 1 h): all per-event features plus the bar statistics.
 //! - `book_update/no_bars`: the same without bars (per-event features alone).
 //! - `trade/bars`: [`SymbolFeatures::on_trade`] with the default bars (per-trade features and
 //!   bar update), alternating sides, a large trade every 32nd.
@@ -20,7 +23,7 @@
 //!   [`orderflow_book::Book`] (40 levels a side, one level update among the first 24 of a side
 //!   per iteration, 1 in 64 removing its level): the book update alone, then the book update
 //!   with [`SymbolFeatures::on_book_update`] and the default bars. The features' cost on the
-//!   real book is the difference. `real_book/book_update_no_bars`: the same without bars, the
+//!   real book is the difference: the DESIGN target. `real_book/book_update_no_bars`: the same without bars, the
 //!   per-event features of DESIGN.md section 5.1 alone (the DESIGN target's scope).
 //!
 //! Group `features_replay`: every event of the BTCUSDT recording (parsed once, before

@@ -636,6 +636,8 @@ impl BookView for Book {
                 book: self.id,
                 generation: ladder.top_generation(),
             }),
+            // The sums cover the whole cache: lent only when all of it is.
+            sums: (n == keys.len()).then(|| ladder.top_sums()),
         })
     }
 }

@@ -22,7 +22,10 @@
 //!   arrays), kept in step by every update at or inside the cached 20th level (about one real
 //!   update in ten). The touch, level `k < 20`, cumulative sums, `top_levels` and the head of
 //!   every walk read it directly, so a top-20 walk of both sides is a walk over two short arrays
-//!   rather than 40 bitmap steps.
+//!   rather than 40 bitmap steps. Beside the arrays the cache keeps exact integer sums over its
+//!   levels ([`TopSums`]: `Σq`, `Σk`, `Σk·q`, `Σk²`), one add or remove per level that enters,
+//!   leaves or changes it, which the features' slope reads instead of walking the levels; debug
+//!   builds recount them after every change.
 
 //! # Invariants (checked against a `BTreeMap` model by the property tests)
 //! 1. No level lies below `base`.
@@ -70,6 +73,8 @@ use std::collections::BTreeMap;
 use std::collections::btree_map;
 use std::fmt;
 
+use orderflow_core::TopSums;
+
 /// Number of levels per side kept in the top-of-book cache.
 pub const TOP_LEVELS: usize = 20;
 
@@ -100,6 +105,8 @@ pub(crate) struct Ladder {
     /// Their quantities (a separate array, so a quantity walk is a contiguous sum).
     top_qtys: [i64; TOP_SLOTS],
     top_len: usize,
+    /// Exact sums over the cached levels, kept in step with every change to the cache.
+    top_sums: TopSums,
     /// Bumped on every change to the top cache (see [`Self::top_generation`]).
     top_gen: u64,
     limit: i64,
@@ -136,6 +143,7 @@ impl Ladder {
             top_keys: [NO_KEY; TOP_SLOTS],
             top_qtys: [0; TOP_SLOTS],
             top_len: 0,
+            top_sums: TopSums::default(),
             top_gen: 0,
             limit: i64::MAX,
             recentres: 0,
@@ -183,6 +191,11 @@ impl Ladder {
     #[inline]
     pub(crate) fn top_generation(&self) -> u64 {
         self.top_gen
+    }
+
+    /// Exact sums over the levels [`Self::top`] returns.
+    pub(crate) fn top_sums(&self) -> TopSums {
+        self.top_sums
     }
 
     /// Best level `(o, qty)`.
@@ -396,9 +409,12 @@ impl Ladder {
             }
             if q != 0 {
                 self.top_qtys[p] = q;
+                self.top_sums.requantify(o, old, q);
+                self.check_top_sums();
                 return;
             }
             // Removal: close the gap, then refill the last slot from beyond the old last key.
+            self.top_sums.remove(o, old);
             let last = self.top_keys[len - 1];
             self.top_keys.copy_within(p + 1..len, p);
             self.top_qtys.copy_within(p + 1..len, p);
@@ -411,6 +427,7 @@ impl Ladder {
                 self.top_keys[len - 1] = k;
                 self.top_qtys[len - 1] = v;
                 self.top_len = len;
+                self.top_sums.add(k, v);
             }
             if p == 0 {
                 self.best_removed();
@@ -422,6 +439,12 @@ impl Ladder {
                 self.rebuild_top();
                 return;
             }
+            if len == TOP_LEVELS {
+                // The last cached level falls off.
+                self.top_sums
+                    .remove(self.top_keys[TOP_LEVELS - 1], self.top_qtys[TOP_LEVELS - 1]);
+            }
+            self.top_sums.add(o, q);
             self.top_keys.copy_within(p..end, p + 1);
             self.top_qtys.copy_within(p..end, p + 1);
             self.top_keys[p] = o;
@@ -433,6 +456,21 @@ impl Ladder {
         } else {
             i64::MAX
         };
+        self.check_top_sums();
+    }
+
+    /// Debug builds (the property tests among them) check the kept sums against a recount
+    /// after every change to the cache.
+    #[inline]
+    fn check_top_sums(&self) {
+        if cfg!(debug_assertions) {
+            let (keys, qtys) = self.top();
+            assert_eq!(
+                self.top_sums,
+                TopSums::of(keys, qtys),
+                "top sums out of step"
+            );
+        }
     }
 
     /// The best level went away: follow the touch if it drifted outward (or left the ladder).
@@ -461,6 +499,8 @@ impl Ladder {
             self.top_len += 1;
             next = self.successor(k);
         }
+        let (keys, qtys) = self.top();
+        self.top_sums = TopSums::of(keys, qtys);
         self.limit = if self.top_len == TOP_LEVELS {
             self.top_keys[TOP_LEVELS - 1]
         } else {
@@ -556,6 +596,7 @@ impl Ladder {
         self.top_keys = [NO_KEY; TOP_SLOTS];
         self.top_qtys = [0; TOP_SLOTS];
         self.top_len = 0;
+        self.top_sums = TopSums::default();
         self.top_gen = self.top_gen.wrapping_add(1);
         self.limit = i64::MAX;
     }

@@ -31,6 +31,67 @@ pub struct TopArrays<'a> {
     /// book) lend the same keys, quantities and `px_per_key`, so a reader may reuse what it
     /// computed from the first.
     pub version: Option<TopVersion>,
+    /// Exact sums over all the lent levels when the book keeps them as it changes its cache
+    /// (see [`TopSums`]), `None` otherwise.
+    pub sums: Option<TopSums>,
+}
+
+/// Exact sums over a set of levels in key units: `qty = Σ q`, `key = Σ k`, `key_qty = Σ k·q`,
+/// `key_sq = Σ k²`. A book keeps them for its cached top levels, one add or remove per level
+/// that enters, leaves or changes, so a reader gets the least-squares sums of a side without a
+/// walk. Integer arithmetic makes them exact (so the same whatever order the changes came in)
+/// for any real book: keys and quantities below 2^53 give sums far below 2^127. Hostile input
+/// wraps rather than panics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TopSums {
+    /// `Σ q`.
+    pub qty: i128,
+    /// `Σ k`.
+    pub key: i128,
+    /// `Σ k·q`.
+    pub key_qty: i128,
+    /// `Σ k²`.
+    pub key_sq: i128,
+}
+
+impl TopSums {
+    /// The sums over `keys[i], qtys[i]` (pairs up to the shorter slice).
+    #[must_use]
+    pub fn of(keys: &[i64], qtys: &[i64]) -> Self {
+        let mut sums = Self::default();
+        for (&k, &q) in keys.iter().zip(qtys) {
+            sums.add(k, q);
+        }
+        sums
+    }
+
+    /// Adds the level `(k, q)`.
+    #[inline]
+    pub fn add(&mut self, k: i64, q: i64) {
+        let (k, q) = (i128::from(k), i128::from(q));
+        self.qty = self.qty.wrapping_add(q);
+        self.key = self.key.wrapping_add(k);
+        self.key_qty = self.key_qty.wrapping_add(k.wrapping_mul(q));
+        self.key_sq = self.key_sq.wrapping_add(k.wrapping_mul(k));
+    }
+
+    /// Removes the level `(k, q)`.
+    #[inline]
+    pub fn remove(&mut self, k: i64, q: i64) {
+        let (k, q) = (i128::from(k), i128::from(q));
+        self.qty = self.qty.wrapping_sub(q);
+        self.key = self.key.wrapping_sub(k);
+        self.key_qty = self.key_qty.wrapping_sub(k.wrapping_mul(q));
+        self.key_sq = self.key_sq.wrapping_sub(k.wrapping_mul(k));
+    }
+
+    /// The quantity at key `k` changed from `old` to `new`.
+    #[inline]
+    pub fn requantify(&mut self, k: i64, old: i64, new: i64) {
+        let dq = i128::from(new).wrapping_sub(i128::from(old));
+        self.qty = self.qty.wrapping_add(dq);
+        self.key_qty = self.key_qty.wrapping_add(i128::from(k).wrapping_mul(dq));
+    }
 }
 
 /// Identifies one state of one side's top-of-book cache ([`TopArrays::version`]): `book` is

@@ -40,7 +40,7 @@ mod record;
 mod source;
 mod symbol;
 
-pub use book_view::{BookLevel, BookView, TopArrays, TopVersion};
+pub use book_view::{BookLevel, BookView, TopArrays, TopSums, TopVersion};
 pub use fixed::{DecimalError, Px, Qty, SCALE, SCALE_DIGITS, notional, write_fixed};
 pub use record::{
     AggTrade, Body, BookSide, BookTicker, DepthDiff, DepthSnapshot, Event, EventKind, EventSink,

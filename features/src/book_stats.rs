@@ -1,40 +1,45 @@
 //! The book part of the per-event features (DESIGN.md section 5.1).
 //!
 //! The top [`DEPTH`] levels of each side are read once, from the book's own arrays
-//! ([`BookView::top_arrays`]) or copied with [`BookView::top_levels`], into distances from the
-//! touch and quantities on the stack; per side, the 5/10/20-level volumes are exact `i64` sums
-//! and one fixed-length loop accumulates the sums of the least-squares slope (see
-//! [`side_stats`]).
-//! The slope regresses level quantity `y` on the level's price distance from the touch `x`,
-//! both in raw 10^-8 units (the scales cancel, so the slope is base units per quote unit):
+//! ([`BookView::top_arrays`]) or copied with [`BookView::top_levels`]. Per side, the 5/10/20-level
+//! volumes are exact `i64` sums and the bid/ask slope is the least-squares slope of level quantity
+//! `y` on the level's price distance from the touch `x`, both in raw 10^-8 units (the scales
+//! cancel, so the slope is base units per quote unit):
 //!
 //! `slope = (n * Σxy - Σx * Σy) / (n * Σxx - (Σx)^2)`
 //!
-//! with `f64` sums. Distances are measured from the touch, so `x` starts at 0 and stays small,
-//! which keeps the cancellation in the denominator mild.
+//! Numerator and denominator are exact integers (`i128`), each rounded to `f64` once before the
+//! one division, so the slope is within an ulp or two of the exact value however the sums
+//! cancel, and the same whichever way it was computed:
+//! - a book that keeps [`TopSums`] over its cached levels (the real book does, one add or remove
+//!   per level that enters, leaves or changes) lends them with its arrays, and the sums over `x`
+//!   follow from the sums over keys `k` with `x = (k - k0) * step` by exact algebra: no walk;
+//! - otherwise the levels are walked once into the same integer sums.
+//!
+//! Both give the same integers, so the same slope bit for bit (`tests/book_paths.rs`).
 //!
 //! A book that is not in sync is read as empty: every book field becomes undefined (prices
 //! [`Px::UNDEF`], quantities zero, floats `NaN`) through the same formulas, with no extra branch.
 
-use orderflow_core::{BookLevel, BookSide, BookView, Px, Qty, TopArrays, TopVersion};
+use orderflow_core::{BookLevel, BookSide, BookView, Px, Qty, TopArrays, TopSums, TopVersion};
 
 use crate::output::EventFeatures;
 
 /// Levels per side the features read.
 pub(crate) const DEPTH: usize = 20;
 
-/// Per-side results of the walk.
+/// Per-side results.
 #[derive(Clone, Copy, Debug)]
 struct SideStats {
     touch: BookLevel,
+    /// Volumes of the first 5, 10 and 20 levels.
     vol: [i64; 3],
-    /// `[Σx, Σy, Σxy, Σxx]` of the regression.
-    sums: [f64; 4],
+    slope: f64,
 }
 
 /// The statistics of each side (bid, ask) last computed from lent arrays, with the
 /// [`TopVersion`] they were computed from: a side whose top cache has not changed since (most
-/// updates change one side only, or only levels beyond the 20th) is not walked again.
+/// updates change one side only, or only levels beyond the 20th) is not read again.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct TopStatsCache {
     sides: [Option<(TopVersion, SideStats, usize)>; 2],
@@ -69,15 +74,19 @@ fn touch_of(n: usize, first: BookLevel) -> BookLevel {
     }
 }
 
-/// Statistics of a side lent as the book's own arrays ([`BookView::top_arrays`]): distances
-/// are key steps times the tick, with no price built per level. A full side (the usual case)
-/// is read in place as fixed-size arrays; a shallower one is padded with `(0, 0)`.
+/// Wrapping sum of the first `k` quantities (fewer when `qtys` is shorter).
+#[inline]
+fn head_volume(qtys: &[i64], k: usize) -> i64 {
+    qtys.iter().take(k).fold(0i64, |s, &q| s.wrapping_add(q))
+}
+
+/// Statistics of a side lent as the book's own arrays ([`BookView::top_arrays`]): the lent
+/// [`TopSums`] when they cover exactly the levels read, else sums over the keys walked here.
 #[inline]
 fn stats_from_arrays(a: &TopArrays<'_>) -> (SideStats, usize) {
     let n = a.keys.len().min(a.qtys.len()).min(DEPTH);
     let (keys, qtys) = (&a.keys[..n], &a.qtys[..n]);
     let k0 = keys.first().copied().unwrap_or(0);
-    let step = a.px_per_key.wrapping_abs();
     let touch = touch_of(
         n,
         BookLevel {
@@ -85,125 +94,123 @@ fn stats_from_arrays(a: &TopArrays<'_>) -> (SideStats, usize) {
             qty: Qty(qtys.first().copied().unwrap_or(0)),
         },
     );
-    let stats = match (
-        <&[i64; DEPTH]>::try_from(keys),
-        <&[i64; DEPTH]>::try_from(qtys),
-    ) {
-        (Ok(keys), Ok(qtys)) => side_stats(touch, |i| {
-            (keys[i].wrapping_sub(k0).wrapping_mul(step), qtys[i])
-        }),
-        _ => {
-            let mut level = [(0i64, 0i64); DEPTH];
-            for (l, (&k, &q)) in level.iter_mut().zip(keys.iter().zip(qtys)) {
-                *l = (k.wrapping_sub(k0).wrapping_mul(step), q);
-            }
-            side_stats(touch, |i| level[i])
-        }
+    let sums = match a.sums {
+        Some(sums) if a.keys.len() == n && a.qtys.len() == n => sums,
+        _ => TopSums::of(keys, qtys),
+    };
+    let step = i128::from(a.px_per_key).wrapping_abs();
+    let stats = SideStats {
+        touch,
+        vol: [
+            head_volume(qtys, 5),
+            head_volume(qtys, 10),
+            // Σq mod 2^64: the wrapping i64 sum of the same quantities.
+            sums.qty as i64,
+        ],
+        slope: slope(n, k0, step, &sums),
     };
     (stats, n)
 }
 
 /// Statistics of a side copied as levels `levels[..n]` (touch first, the rest padded with the
 /// touch price and zero quantity, see [`read_book`]): distances are `p0 - px` for bids and
-/// `px - p0` for asks (`BID`). Equal to [`stats_from_arrays`] on the same book, bit for bit:
-/// `(k - k0) * tick` and `p0 - px` are the same integer.
+/// `px - p0` for asks (`BID`), summed as keys from 0 with a step of 1. Equal to
+/// [`stats_from_arrays`] on the same book, bit for bit: `(k - k0) * tick` and `p0 - px` are the
+/// same integer, and padded levels add nothing to any sum.
 #[inline]
 fn stats_from_levels<const BID: bool>(levels: &[BookLevel; DEPTH], n: usize) -> SideStats {
     let p0 = levels[0].px.0;
-    side_stats(touch_of(n, levels[0]), |i| {
-        let l = &levels[i];
-        let d = if BID {
+    let distance = |l: &BookLevel| {
+        if BID {
             p0.wrapping_sub(l.px.0)
         } else {
             l.px.0.wrapping_sub(p0)
-        };
-        (d, l.qty.0)
-    })
-}
-
-/// One level's share of the regression sums; returns its quantity.
-#[inline]
-#[allow(
-    clippy::cast_precision_loss,
-    reason = "regression sums are f64 by definition"
-)]
-fn level_terms((d, q): (i64, i64), s: &mut [f64; 3]) -> i64 {
-    let (x, y) = (d as f64, q as f64);
-    s[0] += x;
-    s[1] += x * y;
-    s[2] += x * x;
-    q
-}
-
-/// Walks one side: `level(i)` is the `i`-th level's distance from the touch (raw price units,
-/// `>= 0` on a well-formed book) and quantity, absent levels `(0, 0)` so they add nothing to any
-/// sum. The loop has a fixed trip count: fully unrolled, no branch (a malformed, unsorted
-/// book gives a meaningless slope, never a panic).
-///
-/// Measured (callgrind, `benches/benches/features.rs`): this scalar form costs about 14
-/// instructions per level. Attempts to make LLVM vectorise it on the x86-64 baseline (SSE2: no
-/// packed `i64 -> f64` conversion) — structure-of-arrays gathers, the `2^52` bit trick, bid and
-/// ask as two lanes — all produced more instructions, so the scalar form stays. That held again
-/// for the `2^52` trick on the real book's own key and quantity arrays (1,393 instructions per
-/// update against 1,131, and slower).
-///
-/// Reading the real book's top cache in place ([`BookView::top_arrays`]) rather than copying
-/// 2 x 20 [`BookLevel`]s: `on_book_update` on the real book went from 1,417 to 1,131
-/// instructions per update (callgrind over 200 000 updates of the `real_book` case, the book's
-/// own update subtracted) and from about 93 to 87 ns in an A/B run on the shared 2-core VM; the
-/// copy path (`book_update/bars`, an array book) stayed at 971 to 982 instructions.
-///
-/// The float sums `Σx, Σxy, Σxx` run over four interleaved accumulators (levels `4k + j` go to
-/// accumulator `j`) added pairwise at the end: four independent dependency chains instead of
-/// one, in a fixed order, so the same result on every run. `Σy` is the exact 20-level volume.
-/// Volumes are wrapping `i64` sums (20 resting quantities cannot reach 2^63 units of 10^-8 on a
-/// real book; wrapping keeps hostile input from panicking).
-#[inline]
-#[allow(
-    clippy::cast_precision_loss,
-    reason = "regression sums are f64 by definition"
-)]
-fn side_stats(touch: BookLevel, level: impl Fn(usize) -> (i64, i64)) -> SideStats {
-    let mut acc = [[0.0f64; 3]; 4];
-    let mut quad = [0i64; DEPTH / 4];
-    for (k, q) in quad.iter_mut().enumerate() {
-        let i = 4 * k;
-        let [a, b, c, d] = &mut acc;
-        let q0 = level_terms(level(i), a);
-        let q1 = level_terms(level(i + 1), b);
-        let q2 = level_terms(level(i + 2), c);
-        let q3 = level_terms(level(i + 3), d);
-        *q = q0.wrapping_add(q1).wrapping_add(q2).wrapping_add(q3);
+        }
+    };
+    // `Σd` and `Σq` in `i64` (20 real distances or quantities are far below 2^63; only
+    // hostile input wraps), the products in `i128`: four running sums that stay in registers.
+    // (Splitting the product sums over even and odd levels measured no faster.)
+    let (mut sd, mut sq, mut sdd, mut sdq) = (0i64, 0i64, 0i128, 0i128);
+    for l in levels {
+        let (d, q) = (distance(l), l.qty.0);
+        sd = sd.wrapping_add(d);
+        sq = sq.wrapping_add(q);
+        // i64 x i64 fits i128: no overflow.
+        sdd = sdd.wrapping_add(i128::from(d) * i128::from(d));
+        sdq = sdq.wrapping_add(i128::from(d) * i128::from(q));
     }
-    let vol5 = quad[0].wrapping_add(level(4).1);
-    let vol10 = quad[0]
-        .wrapping_add(quad[1])
-        .wrapping_add(level(8).1)
-        .wrapping_add(level(9).1);
-    let vol20 = quad.iter().fold(0i64, |s, &v| s.wrapping_add(v));
-    let total = |k: usize| (acc[0][k] + acc[1][k]) + (acc[2][k] + acc[3][k]);
+    let sums = TopSums {
+        qty: i128::from(sq),
+        key: i128::from(sd),
+        key_qty: sdq,
+        key_sq: sdd,
+    };
+    let head = |k: usize| {
+        levels
+            .iter()
+            .take(k)
+            .fold(0i64, |s, l| s.wrapping_add(l.qty.0))
+    };
     SideStats {
-        touch,
-        vol: [vol5, vol10, vol20],
-        sums: [total(0), vol20 as f64, total(1), total(2)],
+        touch: touch_of(n, levels[0]),
+        vol: [head(5), head(10), sums.qty as i64],
+        slope: slope(n, 0, 1, &sums),
     }
 }
 
-/// Least-squares slope from the sums of [`side_stats`]; `NaN` with fewer than two levels or
-/// all at one price.
+/// The least-squares slope of `n` levels whose distances from the touch are `(k - k0) * step`,
+/// from the exact sums over their keys `k`; `NaN` with fewer than two levels or all at one
+/// price. With `j = k - k0`:
+/// `Σj = Σk - n·k0`, `Σjy = Σky - k0·Σy`, `Σjj = Σkk - 2·k0·Σk + n·k0²`; then the numerator
+/// `step·(n·Σjy - Σj·Σy)` and the denominator `step²·(n·Σjj - (Σj)²)` are the ones over
+/// distances, exactly (integers, wrapping only on hostile input).
 #[inline]
-#[allow(
-    clippy::cast_precision_loss,
-    reason = "regression sums are f64 by definition"
-)]
-fn slope(n: usize, [sx, sy, sxy, sxx]: [f64; 4]) -> f64 {
-    let nf = n.min(DEPTH) as f64;
-    let den = nf * sxx - sx * sx;
-    if n >= 2 && den > 0.0 {
-        (nf * sxy - sx * sy) / den
+fn slope(n: usize, k0: i64, step: i128, s: &TopSums) -> f64 {
+    let nn = n.min(DEPTH) as i128;
+    let k0 = i128::from(k0);
+    let sj = s.key.wrapping_sub(nn.wrapping_mul(k0));
+    let sjy = s.key_qty.wrapping_sub(k0.wrapping_mul(s.qty));
+    let sjj = s
+        .key_sq
+        .wrapping_sub(k0.wrapping_mul(s.key).wrapping_mul(2))
+        .wrapping_add(nn.wrapping_mul(k0).wrapping_mul(k0));
+    let num = nn
+        .wrapping_mul(sjy)
+        .wrapping_sub(sj.wrapping_mul(s.qty))
+        .wrapping_mul(step);
+    let den = nn
+        .wrapping_mul(sjj)
+        .wrapping_sub(sj.wrapping_mul(sj))
+        .wrapping_mul(step.wrapping_mul(step));
+    if n >= 2 && den > 0 {
+        to_f64(num) / to_f64(den)
     } else {
         f64::NAN
     }
+}
+
+/// `v` rounded to the nearest `f64` (ties to even), as `v as f64` rounds it, without the
+/// library call Rust makes for `i128`: the one-instruction `i64` conversion when `v` fits,
+/// otherwise the top 64 bits of `|v|` with a sticky bit for the rest (so the rounding still sees
+/// whether anything below was lost), converted and scaled by an exact power of two.
+#[inline]
+#[allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    reason = "the one rounding of an exact sum, by design; the shifts keep 64 bits"
+)]
+fn to_f64(v: i128) -> f64 {
+    if let Ok(v) = i64::try_from(v) {
+        return v as f64;
+    }
+    let m = v.unsigned_abs();
+    let shift = 64 - m.leading_zeros().min(64);
+    let sticky = u64::from(m & ((1u128 << shift) - 1) != 0);
+    let top = (m >> shift) as u64 | sticky;
+    // 2^shift for shift <= 64, exactly.
+    let scale = f64::from_bits((1023 + u64::from(shift)) << 52);
+    let magnitude = top as f64 * scale;
+    if v < 0 { -magnitude } else { magnitude }
 }
 
 /// Reads `book` and writes every book field of `f` (and `synced`).
@@ -320,8 +327,8 @@ fn write_features(
     f.ask_vol_10 = Qty(ask.vol[1]);
     f.bid_vol_20 = Qty(bid.vol[2]);
     f.ask_vol_20 = Qty(ask.vol[2]);
-    f.bid_slope = slope(nb, bid.sums);
-    f.ask_slope = slope(na, ask.sums);
+    f.bid_slope = bid.slope;
+    f.ask_slope = ask.slope;
 }
 
 /// `(microprice - last) / last * 1e4`; `NaN` when either is undefined.
@@ -384,6 +391,50 @@ impl BarBookState {
             imbalance: [f.imbalance_5, f.imbalance_10, f.imbalance_20],
             bid_slope: f.bid_slope,
             ask_slope: f.ask_slope,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::to_f64;
+    use proptest::prelude::*;
+
+    #[allow(clippy::cast_precision_loss, reason = "the reference conversion")]
+    fn reference(v: i128) -> f64 {
+        v as f64
+    }
+
+    #[test]
+    fn wide_conversion_rounds_like_as() {
+        let edges = [
+            0,
+            1,
+            -1,
+            i128::from(i64::MAX),
+            i128::from(i64::MAX) + 1,
+            i128::from(i64::MIN) - 1,
+            (1 << 64) - 1,
+            1 << 64,
+            (1 << 64) + 1,
+            // Halfway cases: 2^53 + 1 scaled past 64 bits, with and without a sticky bit.
+            ((1 << 53) + 1) << 20,
+            (((1 << 53) + 1) << 20) + 1,
+            (((1 << 53) + 3) << 20),
+            i128::MAX,
+            i128::MIN,
+            i128::MIN + 1,
+        ];
+        for v in edges {
+            assert_eq!(to_f64(v).to_bits(), reference(v).to_bits(), "{v}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn conversion_matches_as_for_any_width(v in any::<i128>(), shift in 0u32..127) {
+            let v = v >> shift;
+            prop_assert_eq!(to_f64(v).to_bits(), reference(v).to_bits(), "{}", v);
         }
     }
 }

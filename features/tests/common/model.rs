@@ -799,6 +799,13 @@ pub fn compare_event(ctx: &str, f: &EventFeatures, r: &EventFeatures, slope_scal
         exact(name, a.into(), b.into());
     }
     exact("cvd", f.cvd.0, r.cvd.0);
+    // Both sides compute the slope as one division of exact integers, each rounded once.
+    for (name, a, b) in [
+        ("bid_slope", f.bid_slope, r.bid_slope),
+        ("ask_slope", f.ask_slope, r.ask_slope),
+    ] {
+        assert_eq!(a.to_bits(), b.to_bits(), "{ctx}: {name}: {a} vs {b}");
+    }
     for (name, a, b, scale) in [
         ("mid", f.mid, r.mid, 0.0),
         ("spread_bps", f.spread_bps, r.spread_bps, 0.0),
