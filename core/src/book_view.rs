@@ -130,3 +130,41 @@ pub trait BookView {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::TopSums;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any sequence of adds, removes and quantity changes leaves the sums a recount of the
+        /// levels present gives, whatever the order.
+        #[test]
+        fn kept_sums_equal_a_recount(
+            ops in proptest::collection::vec((0usize..8, -1_000_000i64..1_000_000, 1i64..1 << 40), 1..64),
+        ) {
+            let mut levels: Vec<(i64, i64)> = Vec::new();
+            let mut sums = TopSums::default();
+            for (op, k, q) in ops {
+                match (op % 3, levels.iter().position(|&(lk, _)| lk == k)) {
+                    (0, None) => {
+                        levels.push((k, q));
+                        sums.add(k, q);
+                    }
+                    (1, Some(i)) => {
+                        let (k, old) = levels.swap_remove(i);
+                        sums.remove(k, old);
+                    }
+                    (_, Some(i)) => {
+                        let old = levels[i].1;
+                        levels[i].1 = q;
+                        sums.requantify(k, old, q);
+                    }
+                    _ => {}
+                }
+                let (keys, qtys): (Vec<i64>, Vec<i64>) = levels.iter().copied().unzip();
+                prop_assert_eq!(sums, TopSums::of(&keys, &qtys));
+            }
+        }
+    }
+}
