@@ -153,28 +153,20 @@ impl LogSource {
         F: FnMut(&Event),
         B: FnMut(BadInput),
     {
-        let Self {
-            reader,
-            remaps,
-            stats,
-            ..
-        } = self;
-        for (segment, remap) in reader.segments().iter().zip(remaps.iter()) {
-            for record in segment.records() {
-                stats.records += 1;
-                let mut event = record.to_event();
-                match remap.map(event.symbol) {
-                    Some(id) => event.symbol = id,
-                    None => {
-                        stats.bad_records += 1;
-                        bad(bad_symbol(segment.path(), record.offset(), event.symbol));
-                        continue;
-                    }
+        let mut messages = 0;
+        walk_records(
+            &self.reader,
+            &self.remaps,
+            &mut self.stats,
+            |record| match record {
+                Ok(event) => {
+                    messages += u64::from(event.is_last());
+                    visit(event);
                 }
-                stats.messages += u64::from(event.is_last());
-                visit(&event);
-            }
-        }
+                Err(b) => bad(b),
+            },
+        );
+        self.stats.messages += messages;
     }
 
     /// Hands every message of the log to `visit`, in recorded order: `Ok` with the records of
@@ -193,34 +185,56 @@ impl LogSource {
             stats,
         } = self;
         events.clear();
-        for (segment, remap) in reader.segments().iter().zip(remaps.iter()) {
-            for record in segment.records() {
-                stats.records += 1;
-                let mut event = record.to_event();
-                match remap.map(event.symbol) {
-                    Some(id) => event.symbol = id,
-                    None => {
-                        stats.bad_records += 1;
-                        visit(Err(bad_symbol(
-                            segment.path(),
-                            record.offset(),
-                            event.symbol,
-                        )));
-                        continue;
-                    }
-                }
-                events.push(event);
+        let mut messages = 0;
+        walk_records(reader, remaps, stats, |record| match record {
+            Ok(event) => {
+                events.push(*event);
                 if event.is_last() {
-                    stats.messages += 1;
+                    messages += 1;
                     visit(Ok(Message { events, symbols }));
                     events.clear();
                 }
             }
-        }
+            Err(b) => visit(Err(b)),
+        });
         if !events.is_empty() {
-            stats.messages += 1;
+            messages += 1;
             visit(Ok(Message { events, symbols }));
             events.clear();
+        }
+        stats.messages += messages;
+    }
+}
+
+/// Every record of `reader` in recorded order as an event with its symbol id mapped into the
+/// log-wide table, or `Err` for a record whose id its segment does not name; counts records and
+/// bad records into `stats`. The one walk behind [`LogSource::for_each_event`] and
+/// [`LogSource::for_each_message`].
+#[inline(always)]
+fn walk_records(
+    reader: &LogReader,
+    remaps: &[Remap],
+    stats: &mut LogStats,
+    mut visit: impl FnMut(Result<&Event, BadInput>),
+) {
+    for (segment, remap) in reader.segments().iter().zip(remaps) {
+        for record in segment.records() {
+            stats.records += 1;
+            let mut event = record.to_event();
+            match remap.map(event.symbol) {
+                Some(id) => {
+                    event.symbol = id;
+                    visit(Ok(&event));
+                }
+                None => {
+                    stats.bad_records += 1;
+                    visit(Err(bad_symbol(
+                        segment.path(),
+                        record.offset(),
+                        event.symbol,
+                    )));
+                }
+            }
         }
     }
 }
