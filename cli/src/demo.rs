@@ -30,6 +30,20 @@ pub(crate) struct DemoArgs {
     /// How long the live part runs (the last 3 s without faults).
     #[arg(long, default_value = "15s", value_parser = parse_duration)]
     duration: Duration,
+    #[command(flatten)]
+    market: SimArgs,
+    /// Keep the log (`DIR/log`) and the raw capture (`DIR/capture.txt`) here instead of in a
+    /// temporary directory.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// No injected faults.
+    #[arg(long)]
+    no_faults: bool,
+}
+
+/// The simulated market, for `demo` and `mock`.
+#[derive(Debug, clap::Args)]
+struct SimArgs {
     /// Symbols of the simulated market.
     #[arg(long, value_delimiter = ',', default_value = "btcusdt,ethusdt")]
     symbols: Vec<String>,
@@ -39,13 +53,25 @@ pub(crate) struct DemoArgs {
     /// Book events per second per symbol in the simulated market.
     #[arg(long, default_value_t = 400.0)]
     rate: f64,
-    /// Keep the log (`DIR/log`) and the raw capture (`DIR/capture.txt`) here instead of in a
-    /// temporary directory.
-    #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
-    /// No injected faults.
-    #[arg(long)]
-    no_faults: bool,
+}
+
+impl SimArgs {
+    /// The symbols, upper-cased as Binance names them.
+    fn names(&self) -> Vec<String> {
+        self.symbols
+            .iter()
+            .map(|s| s.to_ascii_uppercase())
+            .collect()
+    }
+
+    fn config(&self) -> SimConfig {
+        SimConfig {
+            symbols: self.names(),
+            seed: self.seed,
+            ops_per_sec: self.rate,
+            ..SimConfig::default()
+        }
+    }
 }
 
 /// What the checks found.
@@ -65,11 +91,7 @@ impl Verdict {
 pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode> {
     let calm = Duration::from_secs(3).min(args.duration / 2);
     let faulty = args.duration.saturating_sub(calm);
-    let names: Vec<String> = args
-        .symbols
-        .iter()
-        .map(|s| s.to_ascii_uppercase())
-        .collect();
+    let names = args.market.names();
     let faults = if args.no_faults {
         Faults::default()
     } else {
@@ -82,12 +104,7 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode> {
         }
     };
     let mock = MockExchange::start(MockConfig {
-        market: MarketSpec::Sim(SimConfig {
-            symbols: names.clone(),
-            seed: args.seed,
-            ops_per_sec: args.rate,
-            ..SimConfig::default()
-        }),
+        market: MarketSpec::Sim(args.market.config()),
         faults: faults.clone(),
         keep_reference: true,
         ..MockConfig::default()
@@ -316,15 +333,8 @@ fn fmt_duration(d: Duration) -> String {
 /// `orderflow live --ws-url ... --rest-url ...` by hand.
 #[derive(Debug, clap::Args)]
 pub(crate) struct MockArgs {
-    /// Symbols of the simulated market.
-    #[arg(long, value_delimiter = ',', default_value = "btcusdt,ethusdt")]
-    symbols: Vec<String>,
-    /// Seed of the market and of its faults.
-    #[arg(long, default_value_t = 7)]
-    seed: u64,
-    /// Book events per second per symbol.
-    #[arg(long, default_value_t = 400.0)]
-    rate: f64,
+    #[command(flatten)]
+    market: SimArgs,
     /// Cut every connection after about this long.
     #[arg(long, value_parser = parse_duration)]
     disconnect_every: Option<Duration>,
@@ -338,16 +348,7 @@ pub(crate) struct MockArgs {
 
 pub(crate) fn serve_mock(args: &MockArgs) -> Result<ExitCode> {
     let mock = MockExchange::start(MockConfig {
-        market: MarketSpec::Sim(SimConfig {
-            symbols: args
-                .symbols
-                .iter()
-                .map(|s| s.to_ascii_uppercase())
-                .collect(),
-            seed: args.seed,
-            ops_per_sec: args.rate,
-            ..SimConfig::default()
-        }),
+        market: MarketSpec::Sim(args.market.config()),
         faults: Faults {
             drop_diff_prob: args.drop_diff_prob,
             disconnect_every: args.disconnect_every,
@@ -360,7 +361,7 @@ pub(crate) fn serve_mock(args: &MockArgs) -> Result<ExitCode> {
         "mock exchange: --ws-url {} --rest-url {} (symbols {})",
         mock.ws_url(),
         mock.rest_url(),
-        args.symbols.join(",")
+        args.market.symbols.join(",")
     );
     let stop = crate::live::ctrl_c_flag();
     let started = Instant::now();
