@@ -485,6 +485,9 @@ fn query<'a>(q: &'a str, key: &str) -> Option<&'a str> {
         .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
 }
 
+/// Binance's body for a request naming a symbol it does not list.
+const INVALID_SYMBOL: &str = r#"{"code":-1121,"msg":"Invalid symbol."}"#;
+
 /// `(status, body, used weight, retry-after seconds)`.
 async fn respond(target: &str, shared: &Shared) -> (u16, String, u32, Option<i64>) {
     let (path, q) = target.split_once('?').unwrap_or((target, ""));
@@ -573,12 +576,7 @@ async fn respond(target: &str, shared: &Shared) -> (u16, String, u32, Option<i64
                     used,
                     None,
                 ),
-                None => (
-                    400,
-                    r#"{"code":-1121,"msg":"Invalid symbol."}"#.to_owned(),
-                    used,
-                    None,
-                ),
+                None => (400, INVALID_SYMBOL.to_owned(), used, None),
             }
         }
         "/fapi/v1/openInterest" => {
@@ -598,12 +596,7 @@ async fn respond(target: &str, shared: &Shared) -> (u16, String, u32, Option<i64
                         None,
                     )
                 }
-                None => (
-                    400,
-                    r#"{"code":-1121,"msg":"Invalid symbol."}"#.to_owned(),
-                    used,
-                    None,
-                ),
+                None => (400, INVALID_SYMBOL.to_owned(), used, None),
             }
         }
         _ => (200, "{}".to_owned(), used, None),
