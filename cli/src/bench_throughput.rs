@@ -187,42 +187,49 @@ fn is_gzip(path: &Path) -> Result<bool> {
     Ok(std::io::Read::read(&mut file, &mut magic)? == 2 && magic == [0x1f, 0x8b])
 }
 
-/// What one capture measured; `None` for the rows `--only` left out.
-struct Measured {
+/// The rows measured from the log made of one capture.
+struct LogRows {
+    /// Records in the log.
     records: u64,
     import_time: Duration,
-    from_log: Option<(Passes, Passes, Passes, Duration)>,
-    from_capture: Option<(Passes, Option<Passes>)>,
+    /// Book + features + bars.
+    full: Passes,
+    books_only: Passes,
+    read_only: Passes,
+    /// Median time to open (validate) the log.
+    open: Duration,
+}
+
+/// The rows measured straight from one capture.
+struct CaptureRows {
+    /// From the capture as it is, or from an uncompressed copy of a gzip capture.
+    plain: Passes,
+    /// From the gzip file itself, gunzip included.
+    gzip: Option<Passes>,
 }
 
 fn measure(capture: &Path, seconds: f64, only: Option<Only>) -> Result<()> {
     let dir = tempfile::tempdir().context("making a temporary folder")?;
-    let log = dir.path().join("log");
+    let log = (only != Some(Only::Capture))
+        .then(|| measure_log(capture, &dir.path().join("log"), seconds))
+        .transpose()?;
+    let from_capture = (only != Some(Only::Log))
+        .then(|| measure_capture(capture, dir.path(), seconds))
+        .transpose()?;
+    print_measured(capture, log.as_ref(), from_capture.as_ref())
+}
+
+/// Imports `capture` into a log at `log`, then replays it: book + features + bars, books only,
+/// read only, and opens it each pass.
+fn measure_log(capture: &Path, log: &Path, seconds: f64) -> Result<LogRows> {
     let started = Instant::now();
     let options = ImportOptions::default();
     let mut inputs = open_import_inputs(&[capture.to_path_buf()], None, &options)?;
-    let mut importer = LogImporter::create(&log, options)?;
+    let mut importer = LogImporter::create(log, options)?;
     import_into(&mut importer, &mut inputs, &mut |_| {}, &mut |_| {})?;
     let imported = importer.finish()?;
-    let measured = Measured {
-        records: imported.records,
-        import_time: started.elapsed(),
-        from_log: if only == Some(Only::Capture) {
-            None
-        } else {
-            Some(measure_log(&log, seconds)?)
-        },
-        from_capture: if only == Some(Only::Log) {
-            None
-        } else {
-            Some(measure_capture(capture, dir.path(), seconds)?)
-        },
-    };
-    print_measured(capture, &measured)
-}
+    let import_time = started.elapsed();
 
-/// From the log: book + features + bars, books only, read only, and the median open time.
-fn measure_log(log: &Path, seconds: f64) -> Result<(Passes, Passes, Passes, Duration)> {
     let full = PipelineConfig::default();
     let books_only = PipelineConfig {
         features_disabled: true,
@@ -258,11 +265,18 @@ fn measure_log(log: &Path, seconds: f64) -> Result<(Passes, Passes, Passes, Dura
         .get(open_times.len() / 2)
         .copied()
         .unwrap_or_default();
-    Ok((from_log, log_books, log_read, open))
+    Ok(LogRows {
+        records: imported.records,
+        import_time,
+        full: from_log,
+        books_only: log_books,
+        read_only: log_read,
+        open,
+    })
 }
 
 /// Straight from the capture: an uncompressed copy in `tmp`, and the gzip file itself.
-fn measure_capture(capture: &Path, tmp: &Path, seconds: f64) -> Result<(Passes, Option<Passes>)> {
+fn measure_capture(capture: &Path, tmp: &Path, seconds: f64) -> Result<CaptureRows> {
     let full = PipelineConfig::default();
     let gzip = is_gzip(capture)?;
     let plain = if gzip {
@@ -272,77 +286,84 @@ fn measure_capture(capture: &Path, tmp: &Path, seconds: f64) -> Result<(Passes, 
     } else {
         capture.to_path_buf()
     };
-    let from_capture = repeat(seconds, |p| replay_pass(&plain, full.clone(), p))?;
+    let from_plain = repeat(seconds, |p| replay_pass(&plain, full.clone(), p))?;
     let from_gzip = if gzip {
         Some(repeat(seconds, |p| replay_pass(capture, full.clone(), p))?)
     } else {
         None
     };
-    Ok((from_capture, from_gzip))
+    Ok(CaptureRows {
+        plain: from_plain,
+        gzip: from_gzip,
+    })
 }
 
-fn print_measured(capture: &Path, m: &Measured) -> Result<()> {
-    let digests = [
-        m.from_log.as_ref().and_then(|l| l.0.digest),
-        m.from_capture.as_ref().and_then(|c| c.0.digest),
-    ];
-    if let [Some(a), Some(b)] = digests
+fn print_measured(
+    capture: &Path,
+    log: Option<&LogRows>,
+    from_capture: Option<&CaptureRows>,
+) -> Result<()> {
+    let (log_digest, capture_digest) = (
+        log.and_then(|l| l.full.digest),
+        from_capture.and_then(|c| c.plain.digest),
+    );
+    if let (Some(a), Some(b)) = (log_digest, capture_digest)
         && a != b
     {
         bail!("the log and the capture replay to different digests");
     }
-    let any = m
-        .from_log
-        .as_ref()
-        .map_or_else(|| m.from_capture.as_ref().map(|c| &c.0), |l| Some(&l.0));
-    let Some(any) = any else {
+    // Every measurement replays the same messages: the first one names the counts.
+    let Some(first) = log.map(|l| &l.full).or(from_capture.map(|c| &c.plain)) else {
         return Ok(());
     };
-    println!(
-        "\n{}: {} messages, {} level updates, {} records per pass",
+    print!(
+        "\n{}: {} messages, {} level updates",
         capture.display(),
-        any.messages,
-        any.levels,
-        m.records
+        first.messages,
+        first.levels
     );
+    match log {
+        Some(l) => println!(", {} records per pass", l.records),
+        None => println!(),
+    }
     println!("| replay | passes | messages/s (median pass) | level updates/s | ns/message |");
     println!("|---|---|---|---|---|");
-    if let Some((full, books, read, _)) = &m.from_log {
-        println!("{}", full.row("log → book + all features + bars"));
-        println!("{}", books.row("log → books only (features off)"));
-        println!("{}", read.row("log read only (records → events)"));
+    if let Some(l) = log {
+        println!("{}", l.full.row("log → book + all features + bars"));
+        println!("{}", l.books_only.row("log → books only (features off)"));
+        println!("{}", l.read_only.row("log read only (records → events)"));
     }
-    if let Some((plain, gz)) = &m.from_capture {
+    if let Some(c) = from_capture {
         println!(
             "{}",
-            plain.row(if gz.is_some() {
+            c.plain.row(if c.gzip.is_some() {
                 "capture (uncompressed copy) → parse + book + features + bars"
             } else {
                 "capture → parse + book + features + bars"
             })
         );
-        if let Some(gz) = gz {
+        if let Some(gz) = &c.gzip {
             println!(
                 "{}",
                 gz.row("capture (gzip file) → gunzip + parse + book + features + bars")
             );
         }
     }
-    if let Some((full, _, _, open)) = &m.from_log {
-        let (median, _) = full.median_best();
+    if let Some(l) = log {
+        let (median, _) = l.full.median_best();
         println!(
             "log open + validation: {:.2} ms per pass ({:.1} M records/s; the first row with \
-             the open counted: {:.2} M messages/s)",
-            open.as_secs_f64() * 1e3,
-            millions_per_sec(m.records, *open),
-            millions_per_sec(full.messages, median + *open),
+             the open counted: {:.2} M messages/s); import: {:.2} s",
+            l.open.as_secs_f64() * 1e3,
+            millions_per_sec(l.records, l.open),
+            millions_per_sec(l.full.messages, median + l.open),
+            l.import_time.as_secs_f64(),
         );
     }
     println!(
-        "import: {:.2} s; feature digest {:016x} on every pass{}",
-        m.import_time.as_secs_f64(),
-        any.digest.map_or(0, |d| d.value()),
-        if m.from_log.is_some() && m.from_capture.is_some() {
+        "feature digest {:016x} on every pass{}",
+        first.digest.map_or(0, |d| d.value()),
+        if log.is_some() && from_capture.is_some() {
             ", log and capture alike"
         } else {
             ""
