@@ -312,41 +312,16 @@ fn parse_time_prefix(s: &[u8]) -> Result<(i64, &[u8]), &'static str> {
     }
 }
 
-/// The common case, `<at most 19 digits> ` followed by at least eight bytes, eight digits at a
-/// time (SWAR, as the frame scanner reads numbers); `None` sends anything else to the slow path,
+/// The common case, `<at most 19 digits> `, read eight digits at a time as the frame scanner
+/// reads integers ([`crate::parser::digit_run`]); `None` sends anything else to the slow path,
 /// which also decides every error.
 #[inline]
 fn ns_prefix(s: &[u8]) -> Option<(i64, &[u8])> {
-    let mut value = 0u64;
-    let mut at = 0;
-    loop {
-        let word = u64::from_le_bytes(s.get(at..at + 8)?.try_into().ok()?);
-        let stops = crate::parser::non_digits(word);
-        if stops == 0 {
-            value = value
-                .wrapping_mul(100_000_000)
-                .wrapping_add(crate::parser::parse_eight(word));
-            at += 8;
-            if at > 19 {
-                return None;
-            }
-            continue;
-        }
-        let k = crate::parser::first_flagged(stops);
-        if k > 0 {
-            // 10^k for k < 8, and the k digits shifted to the top of the word.
-            let scale = 10u64.pow(k as u32);
-            let digits = crate::parser::parse_eight(word << (64 - 8 * k));
-            value = value.wrapping_mul(scale).wrapping_add(digits);
-        }
-        at += k;
-        // At most 19 digits: below 10^19 < 2^64, so nothing wrapped.
-        if at == 0 || at > 19 || s.get(at) != Some(&b' ') {
-            return None;
-        }
-        let value = i64::try_from(value).ok()?;
-        return Some((value, s.get(at + 1..)?));
+    let (value, count) = crate::parser::digit_run(s, 0)?;
+    if count == 0 || s.get(count) != Some(&b' ') {
+        return None;
     }
+    Some((i64::try_from(value).ok()?, s.get(count + 1..)?))
 }
 
 fn parse_time_prefix_slow(s: &[u8]) -> Result<(i64, &[u8]), &'static str> {

@@ -202,7 +202,7 @@ const fn zero_bytes(x: u64) -> u64 {
 /// Flags the bytes of `x` that are not ASCII digits: a digit has high nibble 3 both as is and
 /// plus 6 (`0x3A..=0x3F` become `0x40..`).
 #[inline]
-pub(crate) const fn non_digits(x: u64) -> u64 {
+const fn non_digits(x: u64) -> u64 {
     let nibble = (x & 0xF0F0_F0F0_F0F0_F0F0) ^ 0x3030_3030_3030_3030;
     let plus6 =
         (x.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) ^ 0x3030_3030_3030_3030;
@@ -220,7 +220,7 @@ const fn string_stops(x: u64) -> u64 {
 
 /// Index of the first flagged byte, 8 when none is.
 #[inline]
-pub(crate) const fn first_flagged(mask: u64) -> usize {
+const fn first_flagged(mask: u64) -> usize {
     (mask.trailing_zeros() / 8) as usize
 }
 
@@ -262,7 +262,7 @@ fn word_decimal(x: u64, len: usize) -> Option<i64> {
 /// The value of eight ASCII digits, the first in the low byte (zero bytes count as leading
 /// zeros): three multiply-and-shift steps combine digit pairs, then pairs of pairs.
 #[inline]
-pub(crate) const fn parse_eight(x: u64) -> u64 {
+const fn parse_eight(x: u64) -> u64 {
     let x = x & 0x0F0F_0F0F_0F0F_0F0F;
     let x = (x.wrapping_mul(10).wrapping_add(x >> 8)) & 0x00FF_00FF_00FF_00FF;
     let x = (x.wrapping_mul(100).wrapping_add(x >> 16)) & 0x0000_FFFF_0000_FFFF;
@@ -285,6 +285,47 @@ fn quote_block_simd(block: &[u8; 64]) -> u64 {
         bits |= u64::from(mask) << (16 * k);
     }
     bits
+}
+
+/// The run of ASCII digits of `buf` from `start`: its value and length, at most 19 so the value
+/// never wraps (`None` for a longer run). Eight digits at a time with SWAR, the last few of the
+/// buffer one by one. The scanner's integers and the capture reader's receive times use it.
+#[inline(always)]
+pub(crate) fn digit_run(buf: &[u8], start: usize) -> Option<(u64, usize)> {
+    let word = |at: usize| {
+        let bytes = buf.get(at..at.checked_add(8)?)?;
+        bytes.try_into().ok().map(u64::from_le_bytes)
+    };
+    let mut pos = start;
+    let mut acc: u64 = 0;
+    loop {
+        let Some(x) = word(pos) else {
+            while let Some(&b) = buf.get(pos) {
+                let d = b.wrapping_sub(b'0');
+                if d >= 10 {
+                    break;
+                }
+                acc = acc.wrapping_mul(10).wrapping_add(u64::from(d));
+                pos += 1;
+            }
+            break;
+        };
+        let n = first_flagged(non_digits(x));
+        if n == 0 {
+            break;
+        }
+        let scale = POW10.get(n).copied()?;
+        // Shift the n digits to the top bytes: the zero bytes below read as leading zeros.
+        acc = acc
+            .wrapping_mul(scale)
+            .wrapping_add(parse_eight(x << (64 - 8 * n)));
+        pos += n;
+        if n < 8 {
+            break;
+        }
+    }
+    let count = pos - start;
+    (count <= 19).then_some((acc, count))
 }
 
 /// Message types the scanner specialises.
@@ -670,39 +711,9 @@ impl<'a> Scanner<'a> {
     /// never wraps). Eight digits at a time with SWAR, the last few of the frame one by one.
     #[inline(always)]
     fn digits(&mut self) -> Scan<(u64, usize)> {
-        let start = self.pos;
-        let mut acc: u64 = 0;
-        loop {
-            let Some(x) = self.chunk(self.pos) else {
-                while let Some(&b) = self.buf.get(self.pos) {
-                    let d = b.wrapping_sub(b'0');
-                    if d >= 10 {
-                        break;
-                    }
-                    acc = acc.wrapping_mul(10).wrapping_add(u64::from(d));
-                    self.pos += 1;
-                }
-                break;
-            };
-            let n = first_flagged(non_digits(x));
-            if n == 0 {
-                break;
-            }
-            let scale = POW10.get(n).copied().ok_or(Decline)?;
-            // Shift the n digits to the top bytes: the zero bytes below read as leading zeros.
-            acc = acc
-                .wrapping_mul(scale)
-                .wrapping_add(parse_eight(x << (64 - 8 * n)));
-            self.pos += n;
-            if n < 8 {
-                break;
-            }
-        }
-        let count = self.pos - start;
-        if count > 19 {
-            return Err(Decline);
-        }
-        Ok((acc, count))
+        let (value, count) = digit_run(self.buf, self.pos).ok_or(Decline)?;
+        self.pos += count;
+        Ok((value, count))
     }
 
     /// An unsigned integer of at most 19 digits, without sign, fraction or exponent.
