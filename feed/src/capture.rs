@@ -104,6 +104,8 @@ pub struct CaptureReader<R> {
     pending: usize,
     /// A line that did not fit in `input`'s buffer, or ended it without a newline.
     line: Vec<u8>,
+    /// Where the JSON starts in the line of the frame returned last.
+    json_start: usize,
     line_no: u64,
     file_symbol: Option<SymbolName>,
 }
@@ -153,6 +155,7 @@ impl<R: BufRead> CaptureReader<R> {
             input,
             pending: 0,
             line: Vec::with_capacity(1 << 16),
+            json_start: 0,
             line_no: 0,
             file_symbol: None,
         }
@@ -200,15 +203,10 @@ impl<R: BufRead> CaptureReader<R> {
                 }) => {
                     let symbol_hint = url_symbol.or(self.file_symbol);
                     let line_no = self.line_no;
-                    // The line again, now that no other path needs `self`.
-                    let line = if self.line.is_empty() {
-                        self.buffered_line()
-                    } else {
-                        trim_eol(&self.line)
-                    };
+                    self.json_start = json_start;
                     return Some(Ok(Frame {
                         recv_ns,
-                        bytes: line.get(json_start..).unwrap_or_default(),
+                        bytes: self.last_json(),
                         symbol_hint,
                         line: line_no,
                     }));
@@ -244,6 +242,18 @@ impl<R: BufRead> CaptureReader<R> {
             return Ok(None);
         }
         Ok(Some(trim_eol(&self.line)))
+    }
+
+    /// The JSON of the frame [`Self::next_frame`] returned last: it stays in `input`'s buffer
+    /// (or in `line`) until the next call, so it can be borrowed again without a copy.
+    fn last_json(&mut self) -> &[u8] {
+        let start = self.json_start;
+        let line = if self.line.is_empty() {
+            self.buffered_line()
+        } else {
+            trim_eol(&self.line)
+        };
+        line.get(start..).unwrap_or_default()
     }
 
     /// The line `next_line` left in `input`'s buffer, without its end-of-line bytes.
@@ -479,9 +489,9 @@ impl<R> fmt::Debug for MergedCapture<R> {
 struct Source<R> {
     reader: CaptureReader<R>,
     path: PathBuf,
-    /// The next frame, owned: its bytes live in `bytes` (reused).
+    /// The next frame: its bytes stay in `reader` ([`CaptureReader::last_json`]) until it is
+    /// handed out.
     head: Option<Head>,
-    bytes: Vec<u8>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -534,7 +544,6 @@ impl MergedCapture<Box<dyn BufRead + Send>> {
                     reader: CaptureReader::open(p)?,
                     path: p.clone(),
                     head: None,
-                    bytes: Vec::new(),
                 })
             })
             .collect::<io::Result<Vec<_>>>()?;
@@ -548,20 +557,6 @@ impl<R: BufRead> MergedCapture<R> {
     /// # Errors
     /// A bad line in one file; calling again continues.
     pub fn next_frame(&mut self) -> Option<Result<MergedFrame<'_>, MergedError>> {
-        // One file: nothing to interleave, so its frames pass through without a copy.
-        if self.readers.len() == 1 {
-            let source = self.readers.first_mut()?;
-            return Some(match source.reader.next_frame()? {
-                Ok(frame) => Ok(MergedFrame {
-                    frame,
-                    path: &source.path,
-                }),
-                Err(error) => Err(MergedError {
-                    path: source.path.clone(),
-                    error,
-                }),
-            });
-        }
         for source in &mut self.readers {
             if source.head.is_none()
                 && let Err(error) = source.refill()
@@ -584,7 +579,7 @@ impl<R: BufRead> MergedCapture<R> {
         Some(Ok(MergedFrame {
             frame: Frame {
                 recv_ns: head.recv_ns,
-                bytes: &source.bytes,
+                bytes: source.reader.last_json(),
                 symbol_hint: head.symbol_hint,
                 line: head.line,
             },
@@ -600,8 +595,6 @@ impl<R: BufRead> Source<R> {
             None => Ok(()),
             Some(Err(e)) => Err(e),
             Some(Ok(frame)) => {
-                self.bytes.clear();
-                self.bytes.extend_from_slice(frame.bytes);
                 self.head = Some(Head {
                     recv_ns: frame.recv_ns,
                     symbol_hint: frame.symbol_hint,
@@ -761,25 +754,39 @@ mod tests {
 
     #[test]
     fn merge_interleaves_by_receive_time() {
-        let a = CaptureReader::new(&b"1 {\"a\":1}\n5 {\"a\":5}\n"[..]);
-        let b = CaptureReader::new(&b"3 {\"b\":3}\n5 {\"b\":5}\n9 {\"b\":9}\n"[..]);
-        let mut merged = MergedCapture {
-            readers: [(a, "a"), (b, "b")]
-                .into_iter()
-                .map(|(reader, p)| Source {
-                    reader,
-                    path: PathBuf::from(p),
-                    head: None,
-                    bytes: Vec::new(),
-                })
-                .collect(),
-        };
-        let mut order = Vec::new();
-        while let Some(f) = merged.next_frame() {
-            let f = f.unwrap();
-            order.push(format!("{}{}", f.path.display(), f.frame.recv_ns));
+        let a: &[u8] = b"1 {\"a\":1}\n5 {\"a\":5}\n";
+        let b: &[u8] = b"3 {\"b\":3}\n5 {\"b\":5}\n9 {\"b\":9}\n";
+        // Whole-input buffers, and buffers smaller than a line (frames copied into the line
+        // buffer): each frame's bytes are its own while the other file is read ahead.
+        for capacity in [64, 4] {
+            let mut merged = MergedCapture {
+                readers: [(a, "a"), (b, "b")]
+                    .into_iter()
+                    .map(|(text, p)| Source {
+                        reader: CaptureReader::new(BufReader::with_capacity(capacity, text)),
+                        path: PathBuf::from(p),
+                        head: None,
+                    })
+                    .collect(),
+            };
+            let mut order = Vec::new();
+            while let Some(f) = merged.next_frame() {
+                let f = f.unwrap();
+                let json = String::from_utf8(f.frame.bytes.to_vec()).unwrap();
+                order.push(format!("{}{} {json}", f.path.display(), f.frame.recv_ns));
+            }
+            assert_eq!(
+                order,
+                [
+                    "a1 {\"a\":1}",
+                    "b3 {\"b\":3}",
+                    "a5 {\"a\":5}",
+                    "b5 {\"b\":5}",
+                    "b9 {\"b\":9}"
+                ],
+                "buffer of {capacity} bytes"
+            );
         }
-        assert_eq!(order, ["a1", "b3", "a5", "b5", "b9"]);
     }
 
     #[test]
