@@ -76,8 +76,8 @@ fn touch_of(n: usize, first: BookLevel) -> BookLevel {
 
 /// Wrapping sum of the first `k` quantities (fewer when `qtys` is shorter).
 #[inline]
-fn head_volume(qtys: &[i64], k: usize) -> i64 {
-    qtys.iter().take(k).fold(0i64, |s, &q| s.wrapping_add(q))
+fn head_volume(qtys: impl IntoIterator<Item = i64>, k: usize) -> i64 {
+    qtys.into_iter().take(k).fold(0i64, i64::wrapping_add)
 }
 
 /// Statistics of a side lent as the book's own arrays ([`BookView::top_arrays`]): the lent
@@ -102,8 +102,8 @@ fn stats_from_arrays(a: &TopArrays<'_>) -> (SideStats, usize) {
     let stats = SideStats {
         touch,
         vol: [
-            head_volume(qtys, 5),
-            head_volume(qtys, 10),
+            head_volume(qtys.iter().copied(), 5),
+            head_volume(qtys.iter().copied(), 10),
             // Σq mod 2^64: the wrapping i64 sum of the same quantities.
             sums.qty as i64,
         ],
@@ -145,12 +145,7 @@ fn stats_from_levels<const BID: bool>(levels: &[BookLevel; DEPTH], n: usize) -> 
         key_qty: sdq,
         key_sq: sdd,
     };
-    let head = |k: usize| {
-        levels
-            .iter()
-            .take(k)
-            .fold(0i64, |s, l| s.wrapping_add(l.qty.0))
-    };
+    let head = |k: usize| head_volume(levels.iter().map(|l| l.qty.0), k);
     SideStats {
         touch: touch_of(n, levels[0]),
         vol: [head(5), head(10), sums.qty as i64],
