@@ -11,6 +11,9 @@
 //! - group `ring_stream` (`iter_custom`): a producer thread pushes N events as fast as the ring
 //!   takes them while the main thread pops them; the figure is the time per event. `base` is the
 //!   consumer loop with no ring (it makes the events it would have popped).
+//! - group `ring_stream_batched`: the same, the producer publishing 21 events at a time (a
+//!   20-level depth diff, published whole as the engine's feed does): `try_write` + `publish`
+//!   for ours, `write_chunk_uninit` for rtrb, one push each for `ArrayQueue` (no batch API).
 //!
 //! In each group: `orderflow` (the engine's hand-written ring), `crossbeam_array_queue`
 //! (crossbeam-queue's MPMC `ArrayQueue`, the named baseline) and `rtrb` (the reference SPSC),
@@ -47,6 +50,17 @@ trait Spsc: 'static {
     fn make(capacity: usize) -> (Self::P, Self::C);
     fn push(p: &mut Self::P, v: Event) -> Result<(), Event>;
     fn pop(c: &mut Self::C) -> Option<Event>;
+    /// Pushes events `first..first + n` and makes them visible together, spinning while the
+    /// ring is full; a queue with no batch API pushes them one by one.
+    fn push_batch(p: &mut Self::P, first: u64, n: u64) {
+        for i in first..first + n {
+            let mut e = event(i);
+            while let Err(back) = Self::push(p, e) {
+                e = back;
+                std::hint::spin_loop();
+            }
+        }
+    }
 }
 
 struct Ours;
@@ -65,6 +79,17 @@ impl Spsc for Ours {
     #[inline]
     fn pop(c: &mut Self::C) -> Option<Event> {
         c.try_pop().ok()
+    }
+    fn push_batch(p: &mut Self::P, first: u64, n: u64) {
+        for i in first..first + n {
+            let mut e = event(i);
+            while let Err(full) = p.try_write(e) {
+                e = full.into_inner();
+                p.publish();
+                std::hint::spin_loop();
+            }
+        }
+        p.publish();
     }
 }
 
@@ -102,6 +127,17 @@ impl Spsc for Rtrb {
     #[inline]
     fn pop(c: &mut Self::C) -> Option<Event> {
         c.pop().ok()
+    }
+    fn push_batch(p: &mut Self::P, first: u64, n: u64) {
+        let n_slots = usize::try_from(n).unwrap_or(usize::MAX);
+        loop {
+            if let Ok(chunk) = p.write_chunk_uninit(n_slots) {
+                let written = chunk.fill_from_iter((first..first + n).map(event));
+                debug_assert_eq!(written, n_slots);
+                return;
+            }
+            std::hint::spin_loop();
+        }
     }
 }
 
@@ -275,6 +311,55 @@ fn stream<Q: Spsc>(
     group.finish();
 }
 
+/// Venue messages of [`BATCH`] records (a 20-level depth diff: its header and 20 levels),
+/// each published at once, as the engine's feed does.
+const BATCH: u64 = 21;
+
+fn stream_batched<Q: Spsc>(
+    c: &mut Criterion,
+    main_core: Option<core_affinity::CoreId>,
+    other: Option<core_affinity::CoreId>,
+) {
+    pin(main_core);
+    let mut group = c.benchmark_group("ring_stream_batched");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function(Q::NAME, |b| {
+        b.iter_custom(|iters| {
+            // Whole batches only: round up, and scale the time back to `iters` events.
+            let asked = iters;
+            let iters = iters.div_ceil(BATCH) * BATCH;
+            let (mut tx, mut rx) = Q::make(CAPACITY);
+            let go = Arc::new(AtomicBool::new(false));
+            let go2 = Arc::clone(&go);
+            let producer = thread::spawn(move || {
+                pin(other);
+                while !go2.load(Ordering::Acquire) {
+                    std::hint::spin_loop();
+                }
+                for first in (0..iters).step_by(BATCH as usize) {
+                    Q::push_batch(&mut tx, first, BATCH);
+                }
+            });
+            go.store(true, Ordering::Release);
+            let start = Instant::now();
+            let mut got = 0;
+            while got < iters {
+                if let Some(e) = Q::pop(&mut rx) {
+                    debug_assert_eq!(stamp(&e), got);
+                    black_box(e);
+                    got += 1;
+                } else {
+                    std::hint::spin_loop();
+                }
+            }
+            let elapsed = start.elapsed();
+            let _ = producer.join();
+            elapsed.mul_f64(asked as f64 / iters as f64)
+        });
+    });
+    group.finish();
+}
+
 fn stream_base(c: &mut Criterion) {
     let mut group = c.benchmark_group("ring_stream");
     group.throughput(Throughput::Elements(1));
@@ -306,6 +391,9 @@ fn benches(c: &mut Criterion) {
     stream::<Ours>(c, main_core, other);
     stream::<Crossbeam>(c, main_core, other);
     stream::<Rtrb>(c, main_core, other);
+    stream_batched::<Ours>(c, main_core, other);
+    stream_batched::<Crossbeam>(c, main_core, other);
+    stream_batched::<Rtrb>(c, main_core, other);
 }
 
 criterion_group! {

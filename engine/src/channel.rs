@@ -67,7 +67,8 @@ pub(crate) struct Receiver<T> {
 }
 
 impl<T: Copy + Send> Sender<T> {
-    /// Pushes `value` following `policy`, waiting with `wait` when it says so.
+    /// Pushes `value` following `policy`, waiting with `wait` when it says so, and publishes
+    /// it with anything staged before it.
     #[inline]
     pub(crate) fn send<W: WaitStrategy>(
         &mut self,
@@ -75,12 +76,32 @@ impl<T: Copy + Send> Sender<T> {
         policy: Backpressure,
         wait: W,
     ) -> Sent {
-        match self.producer.try_push(value) {
-            Ok(()) => {
-                self.data.wake();
-                Sent::Pushed
-            }
+        let sent = self.stage(value, policy, wait);
+        self.publish();
+        sent
+    }
+
+    /// As [`Sender::send`], without publishing: the receiver sees `value` at the next
+    /// [`Sender::publish`] or [`Sender::send`] (or when the ring fills up, or at the close).
+    #[inline]
+    pub(crate) fn stage<W: WaitStrategy>(
+        &mut self,
+        value: T,
+        policy: Backpressure,
+        wait: W,
+    ) -> Sent {
+        match self.producer.try_write(value) {
+            Ok(()) => Sent::Pushed,
             Err(PushError::Full(value)) => self.send_full(value, policy, wait),
+        }
+    }
+
+    /// Publishes every staged value and wakes the receiver if it parked.
+    #[inline]
+    pub(crate) fn publish(&mut self) {
+        if self.producer.has_unpublished() {
+            self.producer.publish();
+            self.data.wake();
         }
     }
 
@@ -89,6 +110,8 @@ impl<T: Copy + Send> Sender<T> {
         if self.producer.is_abandoned() {
             return Sent::Closed;
         }
+        // The receiver must see what fills the ring before anyone waits for it.
+        self.producer.publish();
         if policy == Backpressure::CountAndSkip {
             // The receiver may be parked on a full ring only if a wake was missed; make sure.
             self.data.wake_fenced();
@@ -102,11 +125,8 @@ impl<T: Copy + Send> Sender<T> {
                 !producer.is_full() || producer.is_abandoned()
             });
             step = step.saturating_add(1);
-            match self.producer.try_push(value) {
-                Ok(()) => {
-                    self.data.wake();
-                    return Sent::PushedAfterWait;
-                }
+            match self.producer.try_write(value) {
+                Ok(()) => return Sent::PushedAfterWait,
                 Err(PushError::Full(v)) => value = v,
             }
             if self.producer.is_abandoned() {
@@ -115,8 +135,10 @@ impl<T: Copy + Send> Sender<T> {
         }
     }
 
-    /// Wakes the receiver if it parked, with a fence: call before going idle.
-    pub(crate) fn flush(&self) {
+    /// Publishes anything staged and wakes the receiver if it parked, with a fence: call
+    /// before going idle.
+    pub(crate) fn flush(&mut self) {
+        self.producer.publish();
         self.data.wake_fenced();
     }
 }

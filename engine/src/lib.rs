@@ -70,9 +70,11 @@
 //!
 //! # Rings
 //! The ring is hand-written (rtrb's design: cached indices, `CachePadded` counters, `Copy`
-//! values) because it measured faster than crossbeam's `ArrayQueue` in the same run, clearly
-//! on one hop and marginally when streaming, and because the engine needs what `ArrayQueue`
-//! lacks: each end sees the other close, which is how shutdown drains without losing data. Its atomics are model-checked with loom:
+//! values, plus slots on their own cache lines, a consumer that releases slots in batches and
+//! a producer that can publish a batch at once; see [`ring`]) because it measured faster than
+//! crossbeam's `ArrayQueue` and rtrb in the same run, and because the engine needs what
+//! `ArrayQueue` lacks: each end sees the other close, which is how shutdown drains without
+//! losing data. Its atomics are model-checked with loom:
 //! `RUSTFLAGS="--cfg loom" cargo test -p orderflow-engine --test loom --release`.
 //!
 //! `cargo bench -p orderflow-benches --bench ring -- --warm-up-time 1 --measurement-time 3`
@@ -82,18 +84,21 @@
 //!
 //! | case | `base` | ours | crossbeam `ArrayQueue` | rtrb |
 //! | --- | --- | --- | --- | --- |
-//! | one hop (half a ping-pong) | 134 ns | 221 ns | 310 ns (1.40x) | 229 ns (1.03x) |
-//! | streaming, per event | 1.6 ns | 63 ns | 67 ns (1.05x) | 46 ns (0.73x) |
+//! | one hop (half a ping-pong) | 134 ns | 228 ns | 306 ns (1.35x) | 241 ns (1.06x) |
+//! | streaming, per event | 1.7 ns | 40 ns | 66 ns (1.65x) | 63 ns (1.56x) |
+//! | streaming, published 21 at a time | | 22 ns | 73 ns (3.3x) | 77 ns (3.4x) |
 //!
-//! A second run under load from other builds kept the order against `ArrayQueue` (hop 226 vs
-//! 907 ns, streaming 242 vs 614 ns). Neither DESIGN.md target is met on this VM: a bare
-//! cache-line ping-pong (`base`) alone costs 134 ns one way here, against the 110 ns the
-//! target assumed, and streaming whole 128-byte events moves two to three cache lines per
-//! event across cores. rtrb, the same algorithm, streams faster in the quiet run; the
-//! difference is not understood yet (see the engine issue). Two attempts showed no clear gain
-//! in alternating A/B runs and were dropped: a consumer that stores `head` once per quarter
-//! ring rather than per value (61 and 58 ns against 65 and 75 ns, rtrb 42 to 54 ns in the same
-//! runs), and slots aligned to cache lines (no change).
+//! The batched row is how the engine's feed uses the ring: every record of a venue message is
+//! staged and the message published at its last record (rtrb through `write_chunk_uninit`,
+//! `ArrayQueue` one push each, having no batch API). Alternating the bench binaries built
+//! before and after the batched releases and aligned slots, streaming went from 60 and 74 ns
+//! to 41 and 38 ns (rtrb 56 and 72 ns, then 68 and 66 ns, in the same runs), and the threaded
+//! engine in `--bench pipeline` from 12.6 and 12.3 M to 15.7 and 17.0 M events/s.
+//!
+//! Neither DESIGN.md target is met on this VM: a bare cache-line ping-pong (`base`) alone costs
+//! 134 ns one way here, against the 110 ns the target assumed, and a hop moves the counter's
+//! line and then the slot's lines, two transfers in a row; streaming whole 128-byte events
+//! moves two cache lines per event across cores.
 //!
 //! # Feature flags
 //! None. `--cfg loom` swaps the ring's atomics for loom's (tests only).

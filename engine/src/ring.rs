@@ -17,6 +17,24 @@
 //! streaming producer and consumer touch each other's cache line once per lap, not once per
 //! value.
 //!
+//! Both ends publish their counter only when it matters to the other side, each keeping its
+//! private position (`tail`, `head`) ahead of the shared one:
+//!
+//! - The producer can stage values ([`Producer::try_write`]) and publish them at once
+//!   ([`Producer::publish`]; [`Producer::try_push`] does both). The engine's feed stages every
+//!   record of a venue message and publishes at its last one, so a 20-level depth diff costs
+//!   the consumer one fetch of the `tail` line instead of 21.
+//! - The consumer stores `head` after every `release_every` values (a sixteenth of the ring,
+//!   at most 64, at least one) and always before it reports the ring empty. When the producer
+//!   runs ahead and fills the ring, it re-reads `head` on every push; were `head` stored on
+//!   every pop, each of those reads would pull the consumer's line away and its next store
+//!   would fetch it back, one line round trip per value. A producer therefore sees at most
+//!   `release_every - 1` slots fewer free than there are, and none fewer once the consumer is
+//!   idle (an idle consumer has found the ring empty, so has published).
+//!
+//! Slots are aligned to 64 bytes, so a slot never shares a cache line with its neighbours
+//! (the producer writing one slot would otherwise steal the line the consumer is reading).
+//!
 //! Values are `Copy`: a slot is written by a plain copy and read by a plain copy, nothing is
 //! ever dropped, and a value left in the ring when both ends are gone is simply forgotten.
 //!
@@ -26,11 +44,12 @@
 //! sees the producer gone and then finds the ring empty has received every value.
 //!
 //! # Safety
-//! This is the engine's only `unsafe` module. The invariant every block relies on: slots at
-//! positions `head..tail` are initialised and owned by the consumer, every other slot is owned
-//! by the producer; the producer publishes a slot by storing `tail` (Release) after writing it,
-//! the consumer releases a slot by storing `head` (Release) after reading it, and each side
-//! reads the other's counter with Acquire before touching a slot. `Producer` and `Consumer`
+//! This is the engine's only `unsafe` module. The invariant every block relies on, with `head`
+//! and `tail` the shared (published) counters: slots at positions `head..tail` are initialised
+//! and owned by the consumer, every other slot is owned by the producer; the producer
+//! publishes slots by storing `tail` (Release) after writing them, the consumer releases slots
+//! by storing `head` (Release) after reading them, and each side reads the other's counter
+//! with Acquire before touching a slot. `Producer` and `Consumer`
 //! are the only handles and their methods take `&mut self`, so each side is one thread at a
 //! time. The atomics come from the `crate::loom` shim and are model-checked by
 //! `engine/tests/loom.rs` under `--cfg loom`.
@@ -48,7 +67,8 @@ use crate::loom::{Arc, AtomicBool, AtomicUsize, Ordering, UnsafeCell};
 
 /// The state both ends share.
 struct Shared<T> {
-    /// Next position the consumer reads. Stored by the consumer only (Release).
+    /// Next position the consumer will read, as last published (every `release_every` values,
+    /// and before the ring is reported empty). Stored by the consumer only (Release).
     head: CachePadded<AtomicUsize>,
     /// Next position the producer writes. Stored by the producer only (Release).
     tail: CachePadded<AtomicUsize>,
@@ -58,8 +78,11 @@ struct Shared<T> {
     producer_closed: AtomicBool,
     /// Set (Release) once the consumer is closed or dropped.
     consumer_closed: AtomicBool,
-    slots: Box<[UnsafeCell<MaybeUninit<T>>]>,
+    slots: Box<[Slot<T>]>,
 }
+
+#[repr(align(64))]
+struct Slot<T>(UnsafeCell<MaybeUninit<T>>);
 
 // SAFETY: the slots are the only non-`Sync` part. Access to them is partitioned by the
 // head/tail protocol in the module docs: a slot is written only by the single `Producer`
@@ -81,8 +104,29 @@ pub fn ring<T: Copy + Send>(capacity: usize) -> (Producer<T>, Consumer<T>) {
     let capacity = capacity
         .checked_next_power_of_two()
         .unwrap_or_else(|| panic!("ring capacity {capacity} has no power of two"));
+    ring_releasing_every(capacity, (capacity / 16).clamp(1, 64))
+}
+
+/// A [`ring`] of exactly `capacity` slots (a power of two) whose consumer publishes its
+/// position every `release_every` values: the loom model checks batched releases on a ring
+/// small enough to explore.
+#[cfg(loom)]
+#[doc(hidden)]
+#[must_use]
+pub fn ring_with_release<T: Copy + Send>(
+    capacity: usize,
+    release_every: usize,
+) -> (Producer<T>, Consumer<T>) {
+    assert!(capacity.is_power_of_two() && (1..=capacity).contains(&release_every));
+    ring_releasing_every(capacity, release_every)
+}
+
+fn ring_releasing_every<T: Copy + Send>(
+    capacity: usize,
+    release_every: usize,
+) -> (Producer<T>, Consumer<T>) {
     let slots = (0..capacity)
-        .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
+        .map(|_| Slot(UnsafeCell::new(MaybeUninit::uninit())))
         .collect();
     let shared = Arc::new(Shared {
         head: CachePadded::new(AtomicUsize::new(0)),
@@ -96,11 +140,14 @@ pub fn ring<T: Copy + Send>(capacity: usize) -> (Producer<T>, Consumer<T>) {
         Producer {
             shared: Arc::clone(&shared),
             tail: 0,
+            published: 0,
             cached_head: 0,
         },
         Consumer {
             shared,
             head: 0,
+            released: 0,
+            release_every,
             cached_tail: 0,
         },
     )
@@ -109,8 +156,10 @@ pub fn ring<T: Copy + Send>(capacity: usize) -> (Producer<T>, Consumer<T>) {
 /// The writing end of a [`ring`].
 pub struct Producer<T> {
     shared: Arc<Shared<T>>,
-    /// Our copy of `shared.tail` (we are its only writer).
+    /// Next position we write (`shared.tail` lags it by the values staged with `try_write`).
     tail: usize,
+    /// The value of `shared.tail` we last stored.
+    published: usize,
     /// The consumer's `head` as last read; may lag the real one, never lead it.
     cached_head: usize,
 }
@@ -118,8 +167,12 @@ pub struct Producer<T> {
 /// The reading end of a [`ring`].
 pub struct Consumer<T> {
     shared: Arc<Shared<T>>,
-    /// Our copy of `shared.head` (we are its only writer).
+    /// Next position we read (`shared.head` lags it by less than `release_every`).
     head: usize,
+    /// The value of `shared.head` we last stored.
+    released: usize,
+    /// Publish `head` once this many values were read since the last store.
+    release_every: usize,
     /// The producer's `tail` as last read; may lag the real one, never lead it.
     cached_tail: usize,
 }
@@ -164,39 +217,55 @@ pub enum PopError {
 }
 
 impl<T: Copy + Send> Producer<T> {
-    /// Appends `value`, or returns it when the ring is full. Never blocks, never allocates.
+    /// Appends `value` and publishes it (with everything [`Producer::try_write`] staged
+    /// before it), or returns it when the ring is full. Never blocks, never allocates.
     ///
     /// # Errors
     /// [`PushError::Full`] with `value` when every slot is taken.
     #[inline]
     pub fn try_push(&mut self, value: T) -> Result<(), PushError<T>> {
+        self.try_write(value)?;
+        self.publish();
+        Ok(())
+    }
+
+    /// Writes `value` into the next slot without publishing it: the consumer sees it, and
+    /// everything written before it, at the next [`Producer::publish`] or
+    /// [`Producer::try_push`]. A batch written this way costs the consumer one look at the
+    /// producer's position instead of one per value. Never blocks, never allocates.
+    ///
+    /// A producer that finds the ring full must publish before it waits for room, or it waits
+    /// for a consumer that cannot see the values filling the ring.
+    ///
+    /// # Errors
+    /// [`PushError::Full`] with `value` when every slot is taken (staged values included).
+    #[inline]
+    pub fn try_write(&mut self, value: T) -> Result<(), PushError<T>> {
         let capacity = self.shared.mask + 1;
         if self.tail.wrapping_sub(self.cached_head) == capacity {
-            // Acquire pairs with the consumer's Release store of `head` in `try_pop`: its read
+            // Acquire pairs with the consumer's Release store of `head` in `release`: its read
             // of every slot below the new `head` happens-before we overwrite that slot below.
             self.cached_head = self.shared.head.load(Ordering::Acquire);
             if self.tail.wrapping_sub(self.cached_head) == capacity {
                 return Err(PushError::Full(value));
             }
         }
-        let slot = &self.shared.slots[self.tail & self.shared.mask];
-        // SAFETY: position `tail` is outside `head..tail`, so its slot belongs to the producer
-        // (module docs): the consumer reads only below the `tail` it loaded, and its last read
-        // of this slot (position `tail - capacity < head`) happened-before the Acquire load of
-        // `head` above or an earlier one. We are the only producer (`&mut self`).
-        // `MaybeUninit<T>` has the layout of `T`, so the cast pointer is valid and aligned.
+        let slot = &self.shared.slots[self.tail & self.shared.mask].0;
+        // SAFETY: position `tail` is at or above the published `tail`, so its slot belongs to
+        // the producer (module docs): the consumer reads only below the `tail` it loaded, and
+        // its last read of this slot (position `tail - capacity < head`) happened-before the
+        // Acquire load of `head` above or an earlier one. We are the only producer
+        // (`&mut self`). `MaybeUninit<T>` has the layout of `T`, so the cast pointer is valid
+        // and aligned.
         slot.with_mut(|p| unsafe { p.cast::<T>().write(value) });
         self.tail = self.tail.wrapping_add(1);
-        // Release pairs with the consumer's Acquire load of `tail` in `try_pop`/`len`: the
-        // slot write above happens-before the consumer reads the slot.
-        self.shared.tail.store(self.tail, Ordering::Release);
         Ok(())
     }
 
     /// Free slots right now (re-reads the consumer's position).
     #[must_use]
     pub fn free_slots(&mut self) -> usize {
-        // Acquire: as in `try_push`, the slots counted free have been read.
+        // Acquire: as in `try_write`, the slots counted free have been read.
         self.cached_head = self.shared.head.load(Ordering::Acquire);
         self.capacity() - self.tail.wrapping_sub(self.cached_head)
     }
@@ -209,6 +278,24 @@ impl<T: Copy + Send> Producer<T> {
 }
 
 impl<T> Producer<T> {
+    /// Publishes every value written since the last publish. One store, none when there is
+    /// nothing new.
+    #[inline]
+    pub fn publish(&mut self) {
+        if self.published != self.tail {
+            self.published = self.tail;
+            // Release pairs with the consumer's Acquire load of `tail` in `try_pop`/`len`: the
+            // slot writes below `tail` happen-before the consumer reads those slots.
+            self.shared.tail.store(self.tail, Ordering::Release);
+        }
+    }
+
+    /// `true` when values were written with [`Producer::try_write`] and not yet published.
+    #[must_use]
+    pub fn has_unpublished(&self) -> bool {
+        self.published != self.tail
+    }
+
     /// Number of slots (a power of two).
     #[must_use]
     pub fn capacity(&self) -> usize {
@@ -222,9 +309,10 @@ impl<T> Producer<T> {
         self.shared.consumer_closed.load(Ordering::Acquire)
     }
 
-    /// Marks this end closed; the consumer still reads what was pushed before. Idempotent, and
-    /// done by `Drop` as well.
+    /// Publishes anything staged and marks this end closed; the consumer still reads what was
+    /// written before. Idempotent, and done by `Drop` as well.
     pub fn close(&mut self) {
+        self.publish();
         // Release: every `tail` store before this one is visible to a consumer that sees the
         // flag with Acquire, so "abandoned, then empty" means everything was read.
         self.shared.producer_closed.store(true, Ordering::Release);
@@ -239,24 +327,36 @@ impl<T: Copy + Send> Consumer<T> {
     #[inline]
     pub fn try_pop(&mut self) -> Result<T, PopError> {
         if self.head == self.cached_tail {
-            // Acquire pairs with the producer's Release store of `tail` in `try_push`: the
+            // Acquire pairs with the producer's Release store of `tail` in `publish`: the
             // slot writes below the new `tail` happen-before our reads below.
             self.cached_tail = self.shared.tail.load(Ordering::Acquire);
             if self.head == self.cached_tail {
+                self.release();
                 return Err(PopError::Empty);
             }
         }
-        let slot = &self.shared.slots[self.head & self.shared.mask];
+        let slot = &self.shared.slots[self.head & self.shared.mask].0;
         // SAFETY: `head < tail` (as loaded with Acquire), so the slot is initialised and owned
         // by the consumer (module docs); the producer does not write it again until our
-        // Release store of `head` below. `T: Copy`, so reading leaves nothing to drop;
+        // Release store of a `head` above it (`release`). `T: Copy`, so reading leaves nothing to drop;
         // `MaybeUninit<T>` has the layout of `T`, so the cast pointer is valid and aligned.
         let value = slot.with(|p| unsafe { p.cast::<T>().read() });
         self.head = self.head.wrapping_add(1);
-        // Release pairs with the producer's Acquire load of `head` in `try_push`: our read of
-        // the slot happens-before the producer overwrites it.
-        self.shared.head.store(self.head, Ordering::Release);
+        if self.head.wrapping_sub(self.released) >= self.release_every {
+            self.release();
+        }
         Ok(value)
+    }
+
+    /// Publishes `head`: the slots below it may be written again.
+    #[inline]
+    fn release(&mut self) {
+        if self.released != self.head {
+            self.released = self.head;
+            // Release pairs with the producer's Acquire load of `head` in `try_write`: our
+            // reads of the slots below `head` happen-before the producer overwrites them.
+            self.shared.head.store(self.head, Ordering::Release);
+        }
     }
 
     /// Values waiting right now (re-reads the producer's position).
@@ -363,13 +463,75 @@ mod tests {
     }
 
     #[test]
+    fn staged_values_appear_at_publish() {
+        let (mut p, mut c) = ring::<u32>(4);
+        p.try_write(1).unwrap();
+        p.try_write(2).unwrap();
+        assert!(p.has_unpublished());
+        assert_eq!(c.try_pop(), Err(PopError::Empty));
+        assert_eq!(c.len(), 0);
+        p.publish();
+        assert!(!p.has_unpublished());
+        assert_eq!(c.len(), 2);
+        // `try_push` publishes what was staged before it too.
+        p.try_write(3).unwrap();
+        p.try_push(4).unwrap();
+        assert_eq!(
+            p.try_write(5).unwrap_err().into_inner(),
+            5,
+            "staged values count"
+        );
+        for i in 1..5 {
+            assert_eq!(c.try_pop(), Ok(i));
+        }
+        // Closing publishes a partial batch.
+        p.try_write(6).unwrap();
+        drop(p);
+        assert_eq!(c.try_pop(), Ok(6));
+        assert_eq!(c.try_pop(), Err(PopError::Empty));
+    }
+
+    #[test]
+    fn the_consumer_releases_slots_in_batches_and_when_empty() {
+        let (mut p, mut c) = ring::<u32>(64);
+        assert_eq!(c.release_every, 4);
+        for i in 0..64 {
+            p.try_push(i).unwrap();
+        }
+        for i in 0..3 {
+            assert_eq!(c.try_pop(), Ok(i));
+        }
+        assert_eq!(p.free_slots(), 0, "three reads are not released yet");
+        assert_eq!(c.try_pop(), Ok(3));
+        assert_eq!(p.free_slots(), 4, "the fourth releases all four");
+        for i in 4..64 {
+            assert_eq!(c.try_pop(), Ok(i));
+        }
+        assert_eq!(p.free_slots(), 64);
+        p.try_push(64).unwrap();
+        assert_eq!(c.try_pop(), Ok(64));
+        assert_eq!(p.free_slots(), 63, "one read, not yet released");
+        assert_eq!(c.try_pop(), Err(PopError::Empty));
+        assert_eq!(p.free_slots(), 64, "an empty ring releases everything read");
+    }
+
+    #[test]
+    fn slots_do_not_share_cache_lines() {
+        assert_eq!(align_of::<Slot<u8>>(), 64);
+        assert_eq!(size_of::<Slot<[u8; 128]>>(), 128);
+        assert_eq!(size_of::<Slot<[u8; 136]>>(), 192);
+    }
+
+    #[test]
     fn positions_wrap_around_usize() {
         let (mut p, mut c) = ring::<usize>(2);
         // Start both ends just below the wrap point.
         let start = usize::MAX - 2;
         p.tail = start;
+        p.published = start;
         p.cached_head = start;
         c.head = start;
+        c.released = start;
         c.cached_tail = start;
         p.shared.head.store(start, Ordering::Relaxed);
         p.shared.tail.store(start, Ordering::Relaxed);

@@ -98,7 +98,15 @@ impl<W: WaitStrategy> EventSink for FeedSink<W> {
             }
         };
         let item = Stamped { event, parsed_ns };
-        match self.tx.send(item, Backpressure::BlockSpin, self.wait) {
+        // A venue message is published whole, at its last record: the engine finishes nothing
+        // before it anyway, and one publish per message is one `tail` line fetch for the
+        // engine instead of one per record.
+        let sent = if event.is_last() {
+            self.tx.send(item, Backpressure::BlockSpin, self.wait)
+        } else {
+            self.tx.stage(item, Backpressure::BlockSpin, self.wait)
+        };
+        match sent {
             Sent::Pushed => self.stats.events += 1,
             Sent::PushedAfterWait => {
                 self.stats.events += 1;
@@ -152,6 +160,8 @@ impl<Src: EventSource, W: WaitStrategy> FeedThread<Src, W> {
             out.parsed_ns = None;
             out.stats.polls += 1;
             let polled = source.poll_events(&mut out);
+            // A source that stopped mid-message (an error, the end) leaves nothing staged.
+            out.tx.publish();
             out.latency.poll_request();
             match polled {
                 Ok(SourcePoll::Ready) => idle_step = 0,
@@ -231,7 +241,13 @@ impl<S: Strategy, W: WaitStrategy> EngineSink<S, W> {
     fn record(&mut self, event: &Event) {
         if let Some(out) = &mut self.recorder {
             self.recorder_stats.forwarded += 1;
-            match out.tx.send(*event, out.policy, self.wait) {
+            // Published per venue message, as the feed does.
+            let sent = if event.is_last() {
+                out.tx.send(*event, out.policy, self.wait)
+            } else {
+                out.tx.stage(*event, out.policy, self.wait)
+            };
+            match sent {
                 Sent::Pushed => {}
                 Sent::PushedAfterWait => self.recorder_stats.full_waits += 1,
                 Sent::Skipped | Sent::Closed => self.recorder_stats.dropped += 1,
@@ -269,9 +285,9 @@ impl<S: Strategy, W: WaitStrategy> EngineSink<S, W> {
         }
     }
 
-    /// Wakes parked consumers before the engine goes idle.
-    fn flush(&self) {
-        if let Some(out) = &self.recorder {
+    /// Publishes and wakes parked consumers before the engine goes idle.
+    fn flush(&mut self) {
+        if let Some(out) = &mut self.recorder {
             out.tx.flush();
         }
         self.executor.tx.flush();

@@ -11,7 +11,7 @@
 #![allow(clippy::unwrap_used, reason = "test helpers outside #[test] fns")]
 
 use loom::thread;
-use orderflow_engine::ring::ring;
+use orderflow_engine::ring::{ring, ring_with_release};
 
 const PREEMPTIONS: usize = 3;
 
@@ -73,6 +73,64 @@ fn abandoned_then_empty_means_all_read() {
             thread::yield_now();
         }
         assert_eq!(got, [7, 8]);
+        writer.join().unwrap();
+    });
+}
+
+/// Staged values become visible at `publish`; a full ring of staged values is published
+/// before the producer waits for room.
+#[test]
+fn staged_values_cross_when_published() {
+    model(|| {
+        let (mut producer, mut consumer) = ring::<u32>(2);
+        let writer = thread::spawn(move || {
+            for i in 0..3 {
+                while producer.try_write(i).is_err() {
+                    producer.publish();
+                    thread::yield_now();
+                }
+            }
+            producer.publish();
+        });
+        for i in 0..3 {
+            loop {
+                match consumer.try_pop() {
+                    Ok(v) => {
+                        assert_eq!(v, i);
+                        break;
+                    }
+                    Err(_) => thread::yield_now(),
+                }
+            }
+        }
+        writer.join().unwrap();
+    });
+}
+
+/// A consumer that releases slots two at a time: the producer never overwrites a slot
+/// before it was read, across wraps.
+#[test]
+fn batched_releases_never_expose_an_unread_slot() {
+    model(|| {
+        let (mut producer, mut consumer) = ring_with_release::<u32>(2, 2);
+        let writer = thread::spawn(move || {
+            for i in 0..5 {
+                while producer.try_push(i).is_err() {
+                    thread::yield_now();
+                }
+            }
+        });
+        for i in 0..5 {
+            loop {
+                match consumer.try_pop() {
+                    Ok(v) => {
+                        assert_eq!(v, i);
+                        break;
+                    }
+                    Err(_) => thread::yield_now(),
+                }
+            }
+        }
         writer.join().unwrap();
     });
 }

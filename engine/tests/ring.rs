@@ -9,20 +9,38 @@ use orderflow_engine::ring::{Consumer, Producer, ring};
 const COUNT: u64 = 200_000;
 
 fn transfer(capacity: usize, count: u64) {
+    transfer_in_batches(capacity, count, 1);
+}
+
+/// The producer publishes every `batch` values (`try_write`, then `publish`); with `batch` 1
+/// it pushes each value (`try_push`).
+fn transfer_in_batches(capacity: usize, count: u64, batch: u64) {
     let (mut producer, mut consumer): (Producer<u64>, Consumer<u64>) = ring(capacity);
     let writer = thread::spawn(move || {
         for i in 0..count {
             let mut value = i;
+            let last_of_batch = (i + 1) % batch == 0;
             loop {
-                match producer.try_push(value) {
+                let written = if batch == 1 {
+                    producer.try_push(value)
+                } else {
+                    producer.try_write(value)
+                };
+                match written {
                     Ok(()) => break,
                     Err(e) => {
                         value = e.into_inner();
+                        // Full: the consumer must see the staged values to make room.
+                        producer.publish();
                         thread::yield_now();
                     }
                 }
             }
+            if last_of_batch {
+                producer.publish();
+            }
         }
+        // Dropping the producer publishes a last partial batch.
     });
     let mut expected = 0u64;
     while expected < count {
@@ -56,6 +74,13 @@ fn tiny_rings_keep_every_value_in_order() {
 fn larger_rings_keep_every_value_in_order() {
     for capacity in [16, 1024] {
         transfer(capacity, COUNT);
+    }
+}
+
+#[test]
+fn staged_batches_keep_every_value_in_order() {
+    for (capacity, batch) in [(1, 2), (3, 2), (16, 21), (1024, 21), (1024, 7)] {
+        transfer_in_batches(capacity, COUNT / 4 + 3, batch);
     }
 }
 
