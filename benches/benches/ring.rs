@@ -265,69 +265,31 @@ fn hop_base(
     let _ = echo.join();
 }
 
-fn stream<Q: Spsc>(
-    c: &mut Criterion,
-    main_core: Option<core_affinity::CoreId>,
-    other: Option<core_affinity::CoreId>,
-) {
-    pin(main_core);
-    let mut group = c.benchmark_group("ring_stream");
-    group.throughput(Throughput::Elements(1));
-    group.bench_function(Q::NAME, |b| {
-        b.iter_custom(|iters| {
-            let (mut tx, mut rx) = Q::make(CAPACITY);
-            let go = Arc::new(AtomicBool::new(false));
-            let go2 = Arc::clone(&go);
-            let producer = thread::spawn(move || {
-                pin(other);
-                while !go2.load(Ordering::Acquire) {
-                    std::hint::spin_loop();
-                }
-                for i in 0..iters {
-                    let mut e = event(i);
-                    while let Err(back) = Q::push(&mut tx, e) {
-                        e = back;
-                        std::hint::spin_loop();
-                    }
-                }
-            });
-            go.store(true, Ordering::Release);
-            let start = Instant::now();
-            let mut got = 0;
-            while got < iters {
-                if let Some(e) = Q::pop(&mut rx) {
-                    debug_assert_eq!(stamp(&e), got);
-                    black_box(e);
-                    got += 1;
-                } else {
-                    std::hint::spin_loop();
-                }
-            }
-            let elapsed = start.elapsed();
-            let _ = producer.join();
-            elapsed
-        });
-    });
-    group.finish();
-}
-
 /// Venue messages of [`BATCH`] records (a 20-level depth diff: its header and 20 levels),
 /// each published at once, as the engine's feed does.
 const BATCH: u64 = 21;
 
-fn stream_batched<Q: Spsc>(
+/// Group `ring_stream` with `batch` 1 (one push per event), `ring_stream_batched` with
+/// [`BATCH`] (`Spsc::push_batch`).
+fn stream<Q: Spsc>(
     c: &mut Criterion,
     main_core: Option<core_affinity::CoreId>,
     other: Option<core_affinity::CoreId>,
+    batch: u64,
 ) {
     pin(main_core);
-    let mut group = c.benchmark_group("ring_stream_batched");
+    let name = if batch == 1 {
+        "ring_stream"
+    } else {
+        "ring_stream_batched"
+    };
+    let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(1));
     group.bench_function(Q::NAME, |b| {
         b.iter_custom(|iters| {
             // Whole batches only: round up, and scale the time back to `iters` events.
             let asked = iters;
-            let iters = iters.div_ceil(BATCH) * BATCH;
+            let iters = iters.div_ceil(batch) * batch;
             let (mut tx, mut rx) = Q::make(CAPACITY);
             let go = Arc::new(AtomicBool::new(false));
             let go2 = Arc::clone(&go);
@@ -336,8 +298,18 @@ fn stream_batched<Q: Spsc>(
                 while !go2.load(Ordering::Acquire) {
                     std::hint::spin_loop();
                 }
-                for first in (0..iters).step_by(BATCH as usize) {
-                    Q::push_batch(&mut tx, first, BATCH);
+                if batch == 1 {
+                    for i in 0..iters {
+                        let mut e = event(i);
+                        while let Err(back) = Q::push(&mut tx, e) {
+                            e = back;
+                            std::hint::spin_loop();
+                        }
+                    }
+                } else {
+                    for first in (0..iters).step_by(batch as usize) {
+                        Q::push_batch(&mut tx, first, batch);
+                    }
                 }
             });
             go.store(true, Ordering::Release);
@@ -388,12 +360,11 @@ fn benches(c: &mut Criterion) {
     hop::<Crossbeam>(c, main_core, other);
     hop::<Rtrb>(c, main_core, other);
     stream_base(c);
-    stream::<Ours>(c, main_core, other);
-    stream::<Crossbeam>(c, main_core, other);
-    stream::<Rtrb>(c, main_core, other);
-    stream_batched::<Ours>(c, main_core, other);
-    stream_batched::<Crossbeam>(c, main_core, other);
-    stream_batched::<Rtrb>(c, main_core, other);
+    for batch in [1, BATCH] {
+        stream::<Ours>(c, main_core, other, batch);
+        stream::<Crossbeam>(c, main_core, other, batch);
+        stream::<Rtrb>(c, main_core, other, batch);
+    }
 }
 
 criterion_group! {

@@ -11,7 +11,7 @@
 #![allow(clippy::unwrap_used, reason = "test helpers outside #[test] fns")]
 
 use loom::thread;
-use orderflow_engine::ring::{ring, ring_with_release};
+use orderflow_engine::ring::{Consumer, ring, ring_with_release};
 
 const PREEMPTIONS: usize = 3;
 
@@ -19,6 +19,21 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = Some(PREEMPTIONS);
     builder.check(f);
+}
+
+/// Pops `0..n` in order, yielding while the ring is empty.
+fn expect_in_order(consumer: &mut Consumer<u32>, n: u32) {
+    for i in 0..n {
+        loop {
+            match consumer.try_pop() {
+                Ok(v) => {
+                    assert_eq!(v, i);
+                    break;
+                }
+                Err(_) => thread::yield_now(),
+            }
+        }
+    }
 }
 
 /// Three values through two slots: the producer must wrap and wait for the consumer.
@@ -33,17 +48,7 @@ fn values_cross_in_order_through_a_full_ring() {
                 }
             }
         });
-        for i in 0..3 {
-            loop {
-                match consumer.try_pop() {
-                    Ok(v) => {
-                        assert_eq!(v, i);
-                        break;
-                    }
-                    Err(_) => thread::yield_now(),
-                }
-            }
-        }
+        expect_in_order(&mut consumer, 3);
         writer.join().unwrap();
     });
 }
@@ -92,17 +97,7 @@ fn staged_values_cross_when_published() {
             }
             producer.publish();
         });
-        for i in 0..3 {
-            loop {
-                match consumer.try_pop() {
-                    Ok(v) => {
-                        assert_eq!(v, i);
-                        break;
-                    }
-                    Err(_) => thread::yield_now(),
-                }
-            }
-        }
+        expect_in_order(&mut consumer, 3);
         writer.join().unwrap();
     });
 }
@@ -120,17 +115,7 @@ fn batched_releases_never_expose_an_unread_slot() {
                 }
             }
         });
-        for i in 0..5 {
-            loop {
-                match consumer.try_pop() {
-                    Ok(v) => {
-                        assert_eq!(v, i);
-                        break;
-                    }
-                    Err(_) => thread::yield_now(),
-                }
-            }
-        }
+        expect_in_order(&mut consumer, 5);
         writer.join().unwrap();
     });
 }
