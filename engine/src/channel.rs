@@ -155,7 +155,11 @@ impl<T: Copy + Send> Receiver<T> {
     #[inline]
     pub(crate) fn try_recv(&mut self) -> Option<T> {
         let value = self.consumer.try_pop().ok()?;
-        self.space.wake();
+        // A sender waiting for room can use it only once the slots are released; waking it
+        // before would only send it back to sleep.
+        if !self.consumer.has_unreleased() {
+            self.space.wake();
+        }
         Some(value)
     }
 

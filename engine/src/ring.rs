@@ -359,6 +359,13 @@ impl<T: Copy + Send> Consumer<T> {
         }
     }
 
+    /// `true` when values were read but their slots not yet handed back to the producer (see
+    /// the module docs: the consumer releases slots in batches, and whenever the ring is empty).
+    #[must_use]
+    pub fn has_unreleased(&self) -> bool {
+        self.head != self.released
+    }
+
     /// Values waiting right now (re-reads the producer's position).
     #[must_use]
     pub fn len(&mut self) -> usize {
@@ -502,8 +509,10 @@ mod tests {
             assert_eq!(c.try_pop(), Ok(i));
         }
         assert_eq!(p.free_slots(), 0, "three reads are not released yet");
+        assert!(c.has_unreleased());
         assert_eq!(c.try_pop(), Ok(3));
         assert_eq!(p.free_slots(), 4, "the fourth releases all four");
+        assert!(!c.has_unreleased());
         for i in 4..64 {
             assert_eq!(c.try_pop(), Ok(i));
         }
