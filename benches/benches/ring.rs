@@ -50,9 +50,8 @@ trait Spsc: 'static {
     fn make(capacity: usize) -> (Self::P, Self::C);
     fn push(p: &mut Self::P, v: Event) -> Result<(), Event>;
     fn pop(c: &mut Self::C) -> Option<Event>;
-    /// Pushes events `first..first + n` and makes them visible together, spinning while the
-    /// ring is full; a queue with no batch API pushes them one by one.
-    fn push_batch(p: &mut Self::P, first: u64, n: u64) {
+    /// Pushes events `first..first + n` one by one, spinning while the ring is full.
+    fn push_each(p: &mut Self::P, first: u64, n: u64) {
         for i in first..first + n {
             let mut e = event(i);
             while let Err(back) = Self::push(p, e) {
@@ -60,6 +59,11 @@ trait Spsc: 'static {
                 std::hint::spin_loop();
             }
         }
+    }
+    /// Pushes events `first..first + n` and makes them visible together, spinning while the
+    /// ring is full; a queue with no batch API pushes them one by one.
+    fn push_batch(p: &mut Self::P, first: u64, n: u64) {
+        Self::push_each(p, first, n);
     }
 }
 
@@ -299,13 +303,7 @@ fn stream<Q: Spsc>(
                     std::hint::spin_loop();
                 }
                 if batch == 1 {
-                    for i in 0..iters {
-                        let mut e = event(i);
-                        while let Err(back) = Q::push(&mut tx, e) {
-                            e = back;
-                            std::hint::spin_loop();
-                        }
-                    }
+                    Q::push_each(&mut tx, 0, iters);
                 } else {
                     for first in (0..iters).step_by(batch as usize) {
                         Q::push_batch(&mut tx, first, batch);

@@ -76,24 +76,30 @@ impl<T: Copy + Send> Sender<T> {
         policy: Backpressure,
         wait: W,
     ) -> Sent {
-        let sent = self.stage(value, policy, wait);
-        self.publish();
-        sent
+        self.send_record(value, true, policy, wait)
     }
 
-    /// As [`Sender::send`], without publishing: the receiver sees `value` at the next
-    /// [`Sender::publish`] or [`Sender::send`] (or when the ring fills up, or at the close).
+    /// One record of a venue message: written as [`Sender::send`] writes it, but published
+    /// (with the records staged before it) only when `last`, the record that ends the message;
+    /// otherwise the receiver sees it at the next publish, when the ring fills up, or at the
+    /// close. The receiver finishes nothing before a message's last record, and one publish per
+    /// message is one fetch of the `tail` line for it instead of one per record.
     #[inline]
-    pub(crate) fn stage<W: WaitStrategy>(
+    pub(crate) fn send_record<W: WaitStrategy>(
         &mut self,
         value: T,
+        last: bool,
         policy: Backpressure,
         wait: W,
     ) -> Sent {
-        match self.producer.try_write(value) {
+        let sent = match self.producer.try_write(value) {
             Ok(()) => Sent::Pushed,
             Err(PushError::Full(value)) => self.send_full(value, policy, wait),
+        };
+        if last {
+            self.publish();
         }
+        sent
     }
 
     /// Publishes every staged value and wakes the receiver if it parked.

@@ -98,14 +98,9 @@ impl<W: WaitStrategy> EventSink for FeedSink<W> {
             }
         };
         let item = Stamped { event, parsed_ns };
-        // A venue message is published whole, at its last record: the engine finishes nothing
-        // before it anyway, and one publish per message is one `tail` line fetch for the
-        // engine instead of one per record.
-        let sent = if event.is_last() {
-            self.tx.send(item, Backpressure::BlockSpin, self.wait)
-        } else {
-            self.tx.stage(item, Backpressure::BlockSpin, self.wait)
-        };
+        let sent = self
+            .tx
+            .send_record(item, event.is_last(), Backpressure::BlockSpin, self.wait);
         match sent {
             Sent::Pushed => self.stats.events += 1,
             Sent::PushedAfterWait => {
@@ -241,13 +236,10 @@ impl<S: Strategy, W: WaitStrategy> EngineSink<S, W> {
     fn record(&mut self, event: &Event) {
         if let Some(out) = &mut self.recorder {
             self.recorder_stats.forwarded += 1;
-            // Published per venue message, as the feed does.
-            let sent = if event.is_last() {
-                out.tx.send(*event, out.policy, self.wait)
-            } else {
-                out.tx.stage(*event, out.policy, self.wait)
-            };
-            match sent {
+            match out
+                .tx
+                .send_record(*event, event.is_last(), out.policy, self.wait)
+            {
                 Sent::Pushed => {}
                 Sent::PushedAfterWait => self.recorder_stats.full_waits += 1,
                 Sent::Skipped | Sent::Closed => self.recorder_stats.dropped += 1,
