@@ -6,10 +6,11 @@
 //! the features' cost on the copy path any `BookView` gets. And the engine's own
 //! [`orderflow_book::Book`] (`real_book`), which lends its top cache and the exact sums it keeps
 //! over it (`BookView::top_arrays`, `TopSums`): the path the engine runs, and the one the DESIGN
-//! target is measured on (keeping the sums is part of the book's update, so of `real_book/base`). Each iteration changes one level near the touch (sometimes the touch itself,
-//! sometimes moving the mid by a tick) and advances exchange time by 7 ms, so base periods
-//! close every ~14 events and every bar resolution closes on schedule: bar closing and gap
-//! filling are amortised into the figures, as on a live stream.
+//! target is measured on (keeping the sums is part of the book's update, so of
+//! `real_book/base`). Each iteration changes one level near the touch (sometimes the touch
+//! itself, sometimes moving the mid by a tick) and advances exchange time by 7 ms, so base
+//! periods close every ~14 events and every bar resolution closes on schedule: bar closing and
+//! gap filling are amortised into the figures, as on a live stream.
 //!
 //! Cases (group `features`):
 //! - `base`: the loop alone (book mutation, time), no features.
@@ -23,8 +24,9 @@
 //!   [`orderflow_book::Book`] (40 levels a side, one level update among the first 24 of a side
 //!   per iteration, 1 in 64 removing its level): the book update alone, then the book update
 //!   with [`SymbolFeatures::on_book_update`] and the default bars. The features' cost on the
-//!   real book is the difference: the DESIGN target. `real_book/book_update_no_bars`: the same without bars, the
-//!   per-event features of DESIGN.md section 5.1 alone (the DESIGN target's scope).
+//!   real book is the difference: the DESIGN target. `real_book/book_update_no_bars`: the
+//!   same without bars, the per-event features of DESIGN.md section 5.1 alone (the DESIGN
+//!   target's scope).
 //!
 //! Group `features_replay`: every event of the BTCUSDT recording (parsed once, before
 //! measuring) through [`Pipeline::on_event`], books only (`features_off`) and books with all

@@ -90,11 +90,11 @@
 //!
 //! The batched row is how the engine's feed uses the ring: every record of a venue message is
 //! staged and the message published at its last record (rtrb through `write_chunk_uninit`,
-//! `ArrayQueue` one push each, having no batch API). Streaming varies a lot from run to run on this VM:
-//! alternating the bench binaries built before and after the batched releases and aligned
-//! slots, it went from 57 to 74 ns (five runs, median 60) to 38 to 60 ns (seven runs, median
-//! 47), rtrb giving 56 to 75 ns beside either. The threaded engine in `--bench pipeline` went from 12.6
-//! and 12.3 M to 15.7 and 17.0 M events/s in two alternating runs.
+//! `ArrayQueue` one push each, having no batch API). Streaming varies a lot from run to run on
+//! this VM: alternating the bench binaries built before and after the batched releases and
+//! aligned slots, it went from 57 to 74 ns (five runs, median 60) to 38 to 60 ns (seven runs,
+//! median 47), rtrb giving 56 to 75 ns beside either. The threaded engine in `--bench
+//! pipeline` went from 12.6 and 12.3 M to 15.7 and 17.0 M events/s in two alternating runs.
 //!
 //! Neither DESIGN.md target is met on this VM: a bare cache-line ping-pong (`base`) alone costs
 //! 134 ns one way here, against the 110 ns the target assumed, and a hop moves the counter's

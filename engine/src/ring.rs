@@ -49,10 +49,9 @@
 //! and owned by the consumer, every other slot is owned by the producer; the producer
 //! publishes slots by storing `tail` (Release) after writing them, the consumer releases slots
 //! by storing `head` (Release) after reading them, and each side reads the other's counter
-//! with Acquire before touching a slot. `Producer` and `Consumer`
-//! are the only handles and their methods take `&mut self`, so each side is one thread at a
-//! time. The atomics come from the `crate::loom` shim and are model-checked by
-//! `engine/tests/loom.rs` under `--cfg loom`.
+//! with Acquire before touching a slot. `Producer` and `Consumer` are the only handles and
+//! their methods take `&mut self`, so each side is one thread at a time. The atomics come from
+//! the `crate::loom` shim and are model-checked by `engine/tests/loom.rs` under `--cfg loom`.
 //!
 //! # Measurements
 //! Why hand-written rather than crossbeam's `ArrayQueue`: see the crate docs, "Rings", for the
@@ -282,7 +281,7 @@ impl<T> Producer<T> {
     /// nothing new.
     #[inline]
     pub fn publish(&mut self) {
-        if self.published != self.tail {
+        if self.has_unpublished() {
             self.published = self.tail;
             // Release pairs with the consumer's Acquire load of `tail` in `try_pop`/`len`: the
             // slot writes below `tail` happen-before the consumer reads those slots.
@@ -338,8 +337,9 @@ impl<T: Copy + Send> Consumer<T> {
         let slot = &self.shared.slots[self.head & self.shared.mask].0;
         // SAFETY: `head < tail` (as loaded with Acquire), so the slot is initialised and owned
         // by the consumer (module docs); the producer does not write it again until our
-        // Release store of a `head` above it (`release`). `T: Copy`, so reading leaves nothing to drop;
-        // `MaybeUninit<T>` has the layout of `T`, so the cast pointer is valid and aligned.
+        // Release store of a `head` above it (`release`). `T: Copy`, so reading leaves nothing
+        // to drop; `MaybeUninit<T>` has the layout of `T`, so the cast pointer is valid and
+        // aligned.
         let value = slot.with(|p| unsafe { p.cast::<T>().read() });
         self.head = self.head.wrapping_add(1);
         if self.head.wrapping_sub(self.released) >= self.release_every {
@@ -351,7 +351,7 @@ impl<T: Copy + Send> Consumer<T> {
     /// Publishes `head`: the slots below it may be written again.
     #[inline]
     fn release(&mut self) {
-        if self.released != self.head {
+        if self.has_unreleased() {
             self.released = self.head;
             // Release pairs with the producer's Acquire load of `head` in `try_write`: our
             // reads of the slots below `head` happen-before the producer overwrites them.
