@@ -2,9 +2,9 @@
 //! (DESIGN.md section 4).
 //!
 //! - [`Book`]: levels in integer ticks; a dense ladder around the touch with an occupancy bitmap,
-//!   an ordered overflow map for far levels (no update is ever dropped for being far), and a
-//!   cache of the first [`TOP_LEVELS`] levels per side. Queries: touch, level `k`, quantity at a
-//!   price, cumulative quantity, iteration outward from the touch, cost to fill. It implements
+//!   an overflow for far levels (no update is ever dropped for being far), and a cache of the
+//!   first [`TOP_LEVELS`] levels per side. Queries: touch, level `k`, quantity at a price,
+//!   cumulative quantity, iteration outward from the touch, cost to fill. It implements
 //!   [`orderflow_core::BookView`], which is what features read.
 //! - [`SyncBook`]: wraps a [`Book`] and applies the protocol's `U`/`u`/`pu` rules to the depth
 //!   events of its symbol, buffering, detecting gaps and crossed books, requesting snapshots
@@ -54,6 +54,7 @@
 mod book;
 mod grid;
 mod ladder;
+mod overflow;
 mod sync;
 
 pub use book::{
