@@ -47,6 +47,14 @@
 //!   64-byte block comes from four 16-byte compares (`wide`: `pcmpeqb` and `pmovmskb` on the
 //!   x86-64 baseline) rather than eight SWAR words: 11 % off the 20-level diff and off the
 //!   whole BTCUSDT mix (criterion `--baseline`, same session).
+//! - A bookTicker, trade or aggTrade whose members come in Binance's own order (as they all
+//!   do) is read by a straight sequence of literal compares and value reads
+//!   (`*_in_order`), with no key dispatch and no record of the keys seen; any other layout
+//!   falls back to the keyed loop from the same place. Instructions per frame (cachegrind):
+//!   bookTicker 2,006 -> 1,779, trade 1,789 -> 1,554 on the BTCUSDT recording; on current
+//!   frames with `"ps"`/`"st"` 2,199 -> 2,075 and 1,905 -> 1,715, aggTrade 2,322 -> 2,085.
+//!   Best of eight alternating runs: bookTicker 134 -> 125 ns, trade 113 -> 104 ns, the whole
+//!   BTCUSDT mix 268 -> 252 ns per frame.
 //! - The readers are `#[inline(always)]` into one function: out of line, the records went
 //!   back through the stack in overlapping pieces (a `[u8; 7]` pad copies as two 4-byte moves)
 //!   and the reloads stalled on store forwarding, which perf showed as 15-30 % of a frame.
@@ -956,12 +964,210 @@ impl<'a> Scanner<'a> {
             self.pos = start;
             (Kind::from_type(ty.ok_or(Decline)?)?, false)
         };
+        if resume {
+            let members = self.pos;
+            let in_order = match kind {
+                Kind::BookTicker => self.book_ticker_in_order(top),
+                Kind::Trade => self.trade_in_order(top),
+                Kind::AggTrade => self.agg_trade_in_order(top),
+                Kind::Depth => None,
+            };
+            if let Some(fast) = in_order {
+                return Ok(fast);
+            }
+            self.pos = members;
+        }
         match kind {
             Kind::Depth => self.depth(resume, top, bids, asks),
             Kind::BookTicker => self.book_ticker(resume, top),
             Kind::Trade => self.trade(resume, top),
             Kind::AggTrade => self.agg_trade(resume, top),
         }
+    }
+
+    // Binance writes each message's members in one fixed order. The `*_in_order` readers below
+    // take the rest of a payload after `"e"` in that order: each expected member `,"k":` is one
+    // literal compare, with no key dispatch and no bookkeeping of the keys seen (the general
+    // readers spend about an eighth of a bookTicker or trade on those). Members of keys the
+    // message type does not know (`"ps"`, `"st"`) are skipped wherever they are. Anything
+    // else (whitespace between members, a known key out of order or repeated, a missing
+    // member) returns `None`, and the general reader takes the payload from the same place.
+    // The values go through the same readers, so an accepted payload gives what the general
+    // reader gives.
+
+    /// The member `,"k":` (no whitespace) with `literal` as its bytes, after any members of
+    /// keys not in `known`; `None` when another member of a `known` key (or the end of the
+    /// object) comes first.
+    #[inline(always)]
+    fn member<const N: usize>(
+        &mut self,
+        literal: &[u8; N],
+        known: &[u64],
+        top: bool,
+    ) -> Option<()> {
+        loop {
+            let end = self.pos + N;
+            if self.buf.get(self.pos..end)? == literal {
+                self.pos = end;
+                return Some(());
+            }
+            self.unknown_member(known, top)?;
+        }
+    }
+
+    /// The same for an optional member: `false` when the next member is of another known key
+    /// or the object ends (the cursor then stays before it).
+    #[inline(always)]
+    fn optional_member<const N: usize>(&mut self, literal: &[u8; N]) -> bool {
+        let end = self.pos + N;
+        let found = self.buf.get(self.pos..end) == Some(literal.as_slice());
+        if found {
+            self.pos = end;
+        }
+        found
+    }
+
+    /// Skips one member whose key is not in `known`; `None` for a member of a known key or
+    /// anything that is not a member (the closing brace included). Out of line: Binance's
+    /// current bookTicker and trade carry one or two such members (`"ps"`, `"st"`).
+    #[inline(never)]
+    fn unknown_member(&mut self, known: &[u64], top: bool) -> Option<()> {
+        self.eat(b',').ok()?;
+        let key = self.key().ok()?;
+        if known.contains(&key) {
+            return None;
+        }
+        self.ignore(key, top).ok()
+    }
+
+    /// The `}` closing a payload, after any members of keys not in `known`.
+    #[inline(always)]
+    fn close(&mut self, known: &[u64], top: bool) -> Option<()> {
+        loop {
+            if self.buf.get(self.pos) == Some(&b'}') {
+                self.pos += 1;
+                return Some(());
+            }
+            self.unknown_member(known, top)?;
+        }
+    }
+
+    /// A bookTicker after `"e"`: `u s b B a A T E`.
+    #[inline(always)]
+    fn book_ticker_in_order(&mut self, top: bool) -> Option<Fast<'a>> {
+        const KNOWN: [u64; 9] = [
+            K_E,
+            K_ID,
+            K_SYMBOL,
+            K_B,
+            K_BID_QTY,
+            K_A,
+            K_ASK_QTY,
+            K_TIME,
+            K_EVENT_TIME,
+        ];
+        let mut r = BookTicker::default();
+        self.member(b",\"u\":", &KNOWN, top)?;
+        r.update_id = self.u64().ok()?;
+        self.member(b",\"s\":", &KNOWN, top)?;
+        let symbol = self.string().ok()?;
+        self.member(b",\"b\":", &KNOWN, top)?;
+        r.bid_px = Px(self.decimal().ok()?);
+        self.member(b",\"B\":", &KNOWN, top)?;
+        r.bid_qty = Qty(self.decimal().ok()?);
+        self.member(b",\"a\":", &KNOWN, top)?;
+        r.ask_px = Px(self.decimal().ok()?);
+        self.member(b",\"A\":", &KNOWN, top)?;
+        r.ask_qty = Qty(self.decimal().ok()?);
+        self.member(b",\"T\":", &KNOWN, top)?;
+        r.transact_time_ms = self.time().ok()?;
+        self.member(b",\"E\":", &KNOWN, top)?;
+        r.event_time_ms = self.time().ok()?;
+        self.close(&KNOWN, top)?;
+        Some(Fast::BookTicker(r, symbol))
+    }
+
+    /// A trade after `"e"`: `E T s t p q X m`; placeholders are dropped as in [`Self::trade`].
+    #[inline(always)]
+    fn trade_in_order(&mut self, top: bool) -> Option<Fast<'a>> {
+        const KNOWN: [u64; 9] = [
+            K_E,
+            K_EVENT_TIME,
+            K_TIME,
+            K_SYMBOL,
+            K_TRADE_ID,
+            K_PRICE,
+            K_QTY,
+            K_TRADE_TYPE,
+            K_MAKER,
+        ];
+        let mut r = Trade::default();
+        self.member(b",\"E\":", &KNOWN, top)?;
+        r.event_time_ms = self.time().ok()?;
+        self.member(b",\"T\":", &KNOWN, top)?;
+        r.transact_time_ms = self.time().ok()?;
+        self.member(b",\"s\":", &KNOWN, top)?;
+        let symbol = self.string().ok()?;
+        self.member(b",\"t\":", &KNOWN, top)?;
+        r.trade_id = self.u64().ok()?;
+        self.member(b",\"p\":", &KNOWN, top)?;
+        r.px = Px(self.decimal().ok()?);
+        self.member(b",\"q\":", &KNOWN, top)?;
+        r.qty = Qty(self.decimal().ok()?);
+        self.member(b",\"X\":", &KNOWN, top)?;
+        let placeholder = self.string().ok()? == b"NA";
+        self.member(b",\"m\":", &KNOWN, top)?;
+        r.aggressor = Side::from_buyer_is_maker(self.bool().ok()?);
+        self.close(&KNOWN, top)?;
+        if placeholder || r.px.raw() <= 0 || r.qty.raw() <= 0 {
+            return Some(Fast::TradeDropped);
+        }
+        Some(Fast::Trade(r, symbol))
+    }
+
+    /// An aggTrade after `"e"`: `E a s p q [nq] f l T m`.
+    #[inline(always)]
+    fn agg_trade_in_order(&mut self, top: bool) -> Option<Fast<'a>> {
+        const KNOWN: [u64; 11] = [
+            K_E,
+            K_EVENT_TIME,
+            K_A,
+            K_SYMBOL,
+            K_PRICE,
+            K_QTY,
+            K_NORMAL_QTY,
+            K_FIRST_TRADE,
+            K_LAST_TRADE,
+            K_TIME,
+            K_MAKER,
+        ];
+        let mut r = AggTrade {
+            normal_qty: Qty::UNDEF,
+            ..AggTrade::default()
+        };
+        self.member(b",\"E\":", &KNOWN, top)?;
+        r.event_time_ms = self.time().ok()?;
+        self.member(b",\"a\":", &KNOWN, top)?;
+        r.agg_trade_id = self.u64().ok()?;
+        self.member(b",\"s\":", &KNOWN, top)?;
+        let symbol = self.string().ok()?;
+        self.member(b",\"p\":", &KNOWN, top)?;
+        r.px = Px(self.decimal().ok()?);
+        self.member(b",\"q\":", &KNOWN, top)?;
+        r.qty = Qty(self.decimal().ok()?);
+        if self.optional_member(b",\"nq\":") {
+            r.normal_qty = Qty(self.decimal().ok()?);
+        }
+        self.member(b",\"f\":", &KNOWN, top)?;
+        r.first_trade_id = self.u64().ok()?;
+        self.member(b",\"l\":", &KNOWN, top)?;
+        r.last_trade_id = self.u64().ok()?;
+        self.member(b",\"T\":", &KNOWN, top)?;
+        r.transact_time_ms = self.time().ok()?;
+        self.member(b",\"m\":", &KNOWN, top)?;
+        r.aggressor = Side::from_buyer_is_maker(self.bool().ok()?);
+        self.close(&KNOWN, top)?;
+        Some(Fast::AggTrade(r, symbol))
     }
 
     /// `"e"` met while reading fields from the start of the payload (its value was already

@@ -168,6 +168,68 @@ fn keys_in_any_order_with_extra_fields_and_whitespace() {
     assert!(r.fast());
 }
 
+/// Layouts around the scanner's in-order readers (Binance's member order, read without key
+/// dispatch): every variant must give what simd-json gives (checked by `run`), and the valid
+/// ones must go through the fast path, whichever of its readers takes them.
+#[test]
+fn members_in_binance_order_and_every_departure_from_it() {
+    let book_ticker = r#""e":"bookTicker","u":11671659685961,"s":"BTCUSDT","b":"84551.00","B":"2.646","a":"84551.10","A":"5.302","T":1790526538939,"E":1790526538940"#;
+    let trade = r#""e":"trade","E":1790526538982,"T":1790526538981,"s":"BTCUSDT","t":8112039316,"p":"84551.00","q":"0.002","X":"MARKET","m":true"#;
+    let agg = r#""e":"aggTrade","E":1790526539012,"a":3462281904,"s":"BTCUSDT","p":"84551.00","q":"0.347","nq":"0.340","f":8112039311,"l":8112039316,"T":1790526538981,"m":false"#;
+    // Each payload with its first member after `e`, and the member an unknown one goes before.
+    for (payload, first, later) in [
+        (book_ticker, r#","u":11671659685961"#, r#","b":"#),
+        (trade, r#","E":1790526538982"#, r#","p":"#),
+        (agg, r#","E":1790526539012"#, r#","f":"#),
+    ] {
+        let unknown = payload.replacen(later, &format!(r#","ps":"BTCUSDT"{later}"#), 1);
+        let nested = payload.replacen(later, &format!(r#","x":[1,{{"y":null}}]{later}"#), 1);
+        let valid = [
+            payload.to_owned(),
+            // Unknown members in the middle, at the end, and both.
+            unknown.clone(),
+            nested,
+            format!(r#"{payload},"st":1"#),
+            format!(r#"{unknown},"st":1,"ps":"X""#),
+            // Whitespace between members, and a known key out of order: the general reader.
+            payload.replacen(later, &format!(" ,\n{}", &later[1..]), 1),
+            payload.replacen(first, "", 1) + first,
+        ];
+        let departures = [
+            // A known key twice (the second time with another value), or missing.
+            format!("{payload}{}1", &first[..=first.find(':').unwrap_or(0)]),
+            payload.replacen(first, "", 1),
+            // `stream` inside a bare payload: only simd-json knows what that frame is.
+            format!(r#"{payload},"stream":"btcusdt@x""#),
+        ];
+        for (p, ok) in valid
+            .iter()
+            .map(|p| (p, true))
+            .chain(departures.iter().map(|p| (p, false)))
+        {
+            for frame in [
+                format!("{{{p}}}"),
+                format!(r#"{{"stream":"btcusdt@x","data":{{{p}}}}}"#),
+            ] {
+                let r = run(&frame);
+                if ok {
+                    assert!(r.fast(), "{frame}");
+                    assert_eq!(r.events().len(), 1, "{frame}");
+                }
+            }
+            // Cut short: the closing brace missing.
+            run(&format!("{{{p}"));
+        }
+    }
+    // `nq` is optional: absent, the aggTrade's normal quantity is undefined.
+    let r = run(&format!("{{{}}}", agg.replace(r#""nq":"0.340","#, "")));
+    assert!(r.fast());
+    let Body::AggTrade(a) = r.events()[0].body else {
+        panic!("an aggTrade")
+    };
+    assert_eq!(a.normal_qty, Qty::UNDEF);
+}
+
 #[test]
 fn depth_update_without_levels_flags_the_header_last() {
     let frame =
