@@ -119,16 +119,18 @@ impl<R> fmt::Debug for CaptureReader<R> {
     }
 }
 
-/// Opens `path` as a buffered reader, transparently gunzipping it.
+/// Opens `path` as a buffered reader, transparently gunzipping it: a gzip file is inflated
+/// ahead on a thread of its own, which ends when the reader is dropped (see `gunzip.rs`: on
+/// the BTCUSDT recording that took a replay from the gzip file from 1.33 to 2.12 M messages/s,
+/// as fast as from an uncompressed copy).
 ///
 /// # Errors
-/// When the file cannot be opened or read.
+/// When the file cannot be opened or read, or the inflate thread cannot be spawned.
 pub fn open_maybe_gzip(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
     let mut file = BufReader::with_capacity(1 << 16, File::open(path)?);
     let magic = file.fill_buf()?;
     if magic.starts_with(&[0x1f, 0x8b]) {
-        let gz = flate2::bufread::MultiGzDecoder::new(file);
-        Ok(Box::new(BufReader::with_capacity(1 << 16, gz)))
+        Ok(Box::new(crate::gunzip::GunzipAhead::spawn(file)?))
     } else {
         Ok(Box::new(file))
     }

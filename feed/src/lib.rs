@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod capture;
+mod gunzip;
 #[cfg(feature = "live")]
 pub mod live;
 #[cfg(feature = "mock")]
