@@ -91,6 +91,19 @@ pub(crate) enum Fast<'a> {
     BookTicker(BookTicker, &'a [u8]),
 }
 
+impl<'a> Fast<'a> {
+    /// A trade read whole: dropped when it is a placeholder (`"X":"NA"`, `placeholder`) or its
+    /// price or quantity is not positive.
+    #[inline(always)]
+    fn trade(r: Trade, symbol: &'a [u8], placeholder: bool) -> Self {
+        if placeholder || r.px.raw() <= 0 || r.qty.raw() <= 0 {
+            Self::TradeDropped
+        } else {
+            Self::Trade(r, symbol)
+        }
+    }
+}
+
 /// Packs a key of up to seven bytes into a tag: bytes little-endian, length in the top byte.
 const fn key_tag(key: &[u8]) -> u64 {
     let mut tag = (key.len() as u64) << 56;
@@ -1119,10 +1132,7 @@ impl<'a> Scanner<'a> {
         self.member(b",\"m\":", &KNOWN, top)?;
         r.aggressor = Side::from_buyer_is_maker(self.bool().ok()?);
         self.close(&KNOWN, top)?;
-        if placeholder || r.px.raw() <= 0 || r.qty.raw() <= 0 {
-            return Some(Fast::TradeDropped);
-        }
-        Some(Fast::Trade(r, symbol))
+        Some(Fast::trade(r, symbol, placeholder))
     }
 
     /// An aggTrade after `"e"`: `E a s p q [nq] f l T m`.
@@ -1414,10 +1424,7 @@ impl<'a> Scanner<'a> {
         if seen & ALL != ALL {
             return Err(Decline);
         }
-        if placeholder || r.px.raw() <= 0 || r.qty.raw() <= 0 {
-            return Ok(Fast::TradeDropped);
-        }
-        Ok(Fast::Trade(r, symbol))
+        Ok(Fast::trade(r, symbol, placeholder))
     }
 
     #[inline(always)]
