@@ -527,8 +527,24 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    #[cold]
+    /// [`Self::word_at`] within eight bytes of the end: the frame's last eight bytes shifted
+    /// down, so the bytes from `at` on come first and zeros follow (the last field of every
+    /// frame ends here).
+    #[inline]
     fn padded_word(&self, at: usize) -> u64 {
+        let len = self.buf.len();
+        if at >= len {
+            return 0;
+        }
+        if let Some(last) = len
+            .checked_sub(8)
+            .and_then(|from| self.buf.get(from..))
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        {
+            // `at + 8 > len` (else `chunk` would have served it) and `at < len`: a shift of
+            // 8 to 56 bits.
+            return u64::from_le_bytes(last) >> (8 * (at + 8 - len));
+        }
         let mut bytes = [0u8; 8];
         let tail = self.buf.get(at..).unwrap_or_default();
         let n = tail.len().min(8);
@@ -742,7 +758,9 @@ impl<'a> Scanner<'a> {
     fn u64(&mut self) -> Scan<u64> {
         self.ws();
         // Up to 15 digits (Binance ids and ms times have 10 to 13) from two words.
-        if let (Some(x), Some(y)) = (self.chunk(self.pos), self.chunk(self.pos + 8)) {
+        if let Some(x) = self.chunk(self.pos) {
+            // Past the end of the frame the second word reads zeros, which are not digits.
+            let y = self.word_at(self.pos + 8);
             let n = first_flagged(non_digits(x));
             let m = first_flagged(non_digits(y));
             let leading_zero = x as u8 == b'0';
