@@ -528,8 +528,8 @@ impl<'a> Scanner<'a> {
     }
 
     /// [`Self::word_at`] within eight bytes of the end: the frame's last eight bytes shifted
-    /// down, so the bytes from `at` on come first and zeros follow (the last field of every
-    /// frame ends here).
+    /// down, so the bytes from `at` on come first and zeros follow. The last value of a frame
+    /// (a bookTicker's `E`, say) is read from here.
     #[inline]
     fn padded_word(&self, at: usize) -> u64 {
         let len = self.buf.len();
@@ -1046,8 +1046,9 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// The same for an optional member: `false` when the next member is of another known key
-    /// or the object ends (the cursor then stays before it).
+    /// An optional member `literal` right under the cursor: `true` when it is there (consumed),
+    /// `false` otherwise, the cursor unmoved. An unknown member before it is left to the next
+    /// [`Self::member`], which then meets this known key out of place and gives up.
     #[inline(always)]
     fn optional_member<const N: usize>(&mut self, literal: &[u8; N]) -> bool {
         let end = self.pos + N;
