@@ -160,6 +160,13 @@ impl BufRead for GunzipAhead {
                     self.full = None;
                     self.chunk.clear();
                     self.pos = 0;
+                    // A thread that died instead of finishing must not pass for the end of
+                    // the input.
+                    if let Some(thread) = self.thread.take()
+                        && thread.join().is_err()
+                    {
+                        return Err(io::Error::other("the gunzip thread panicked"));
+                    }
                 }
             }
         }
@@ -257,6 +264,30 @@ mod tests {
         assert_eq!(out, good);
         // After the error, the input is over.
         assert!(reader.fill_buf().unwrap().is_empty());
+    }
+
+    /// Input that panics when read: the thread dies.
+    struct Panics;
+
+    impl Read for Panics {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            panic!("input failed (a deliberate panic of the gunzip tests)")
+        }
+    }
+
+    impl BufRead for Panics {
+        fn fill_buf(&mut self) -> io::Result<&[u8]> {
+            panic!("input failed (a deliberate panic of the gunzip tests)")
+        }
+
+        fn consume(&mut self, _: usize) {}
+    }
+
+    #[test]
+    fn a_thread_that_dies_is_an_error_not_the_end_of_input() {
+        let mut reader = GunzipAhead::spawn(Panics).unwrap();
+        let err = reader.fill_buf().unwrap_err();
+        assert!(err.to_string().contains("panicked"), "{err}");
     }
 
     #[test]
