@@ -5,11 +5,13 @@
 //! recording: about 270 ns of a 750 ns replayed message). With the inflate on another core,
 //! the reader's thread only parses and replays: `orderflow bench throughput` replayed the gzip
 //! file at 1.33 M messages/s before and 2.12 M after (best of three alternating runs each),
-//! level with the uncompressed copy's 2.07 M. The thread hands over chunks of [`CHUNK`] bytes through a bounded
-//! channel ([`CHUNKS`] in flight, the used ones sent back to be refilled), so it runs at most
-//! that far ahead and blocks, never spins, when it is there. An inflate or read error reaches
-//! the reader in order, after every byte inflated before it. Dropping the reader stops the
-//! thread at its next chunk and joins it.
+//! level with the uncompressed copy's 2.07 M.
+//!
+//! The thread hands over chunks of [`CHUNK`] bytes through a bounded channel ([`CHUNKS`] in
+//! flight, the used ones sent back to be refilled), so it runs at most that far ahead and
+//! blocks, never spins, when it is there. An inflate or read error reaches the reader in
+//! order, after every byte inflated before it; a thread that died is an error too, never the
+//! end of the input. Dropping the reader stops the thread at its next chunk and joins it.
 
 use std::io::{self, BufRead, Read};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
