@@ -35,6 +35,11 @@
 //! `wide`): depth diff 619 -> 548 ns and the whole BTCUSDT mix 25.0 -> 22.6 ms (266 -> 240 ns per
 //! frame), portable build, `--baseline` runs of the same session.
 //!
+//! Later still (2026-11-21, bookTicker, trade and aggTrade read in Binance's member order
+//! without key dispatch): trade 118 -> 104 ns, bookTicker 135 -> 120, aggTrade 135 -> 120, depth
+//! diff 569 -> 568, the BTCUSDT mix 25.4 -> 24.6 ms; the old and new bench binaries run one after
+//! the other with `--output-format bencher`.
+//!
 //! orderflow is about 3x faster than sonic-rs on the depth diff and 3.1x to 3.6x on the small
 //! messages. The same baselines ran 1.4x to 2.2x slower here than the reference figures of
 //! DESIGN.md section 7 (sonic-rs 840 ns, serde_json 1,060 ns on the depth diff), so the
