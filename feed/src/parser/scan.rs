@@ -1030,10 +1030,10 @@ impl<'a> Scanner<'a> {
     /// keys not in `known`; `None` when another member of a `known` key (or the end of the
     /// object) comes first.
     #[inline(always)]
-    fn member<const N: usize>(
+    fn member<const N: usize, const K: usize>(
         &mut self,
         literal: &[u8; N],
-        known: &[u64],
+        known: &[u64; K],
         top: bool,
     ) -> Option<()> {
         loop {
@@ -1063,18 +1063,27 @@ impl<'a> Scanner<'a> {
     /// anything that is not a member (the closing brace included). Out of line: Binance's
     /// current bookTicker and trade carry one or two such members (`"ps"`, `"st"`).
     #[inline(never)]
-    fn unknown_member(&mut self, known: &[u64], top: bool) -> Option<()> {
+    fn unknown_member<const K: usize>(&mut self, known: &[u64; K], top: bool) -> Option<()> {
         self.eat(b',').ok()?;
         let key = self.key().ok()?;
-        if known.contains(&key) {
+        if known.contains(&key) || (top && (key == K_STREAM || key == K_DATA)) {
             return None;
         }
-        self.ignore(key, top).ok()
+        // The values Binance adds are a string or a small integer: skipped directly, anything
+        // else through the general skip.
+        match self.buf.get(self.pos) {
+            Some(b'"') => {
+                self.pos += 1;
+                self.str_body().ok().map(|_| ())
+            }
+            Some(b'1'..=b'9') => self.skip_integer().ok(),
+            _ => self.skip_value(0).ok(),
+        }
     }
 
     /// The `}` closing a payload, after any members of keys not in `known`.
     #[inline(always)]
-    fn close(&mut self, known: &[u64], top: bool) -> Option<()> {
+    fn close<const K: usize>(&mut self, known: &[u64; K], top: bool) -> Option<()> {
         loop {
             if self.buf.get(self.pos) == Some(&b'}') {
                 self.pos += 1;

@@ -199,8 +199,10 @@ fn members_in_binance_order_and_every_departure_from_it() {
             // A known key twice (the second time with another value), or missing.
             format!("{payload}{}1", &first[..=first.find(':').unwrap_or(0)]),
             payload.replacen(first, "", 1),
-            // `stream` inside a bare payload: only simd-json knows what that frame is.
+            // `stream` or `data` inside a bare payload: only simd-json knows what that is.
             format!(r#"{payload},"stream":"btcusdt@x""#),
+            format!(r#"{payload},"data":{{}}"#),
+            format!(r#"{payload},"data":{{"stream":"x"}},"stream":"btcusdt@x""#),
         ];
         for (p, ok) in valid
             .iter()
