@@ -223,6 +223,35 @@ fn members_in_binance_order_and_every_departure_from_it() {
             run(&format!("{{{p}"));
         }
     }
+    // The envelope's head as Binance writes it, then departures from it after the payload.
+    for (frame, fast) in [
+        (
+            format!(r#"{{"stream":"btcusdt@trade","data":{{{trade}}},"x":[1]}}"#),
+            true,
+        ),
+        (
+            format!(r#"{{"stream":"btcusdt@trade","data":{{{trade}}},"stream":"x"}}"#),
+            false,
+        ),
+        (
+            format!(r#"{{"stream":"btcusdt@trade","data":{{{trade}}},"data":{{}}}}"#),
+            false,
+        ),
+        (
+            format!(r#"{{"stream":"btc"usdt","data":{{{trade}}}}}"#),
+            false,
+        ),
+        (
+            format!(r#"{{"stream":"btcusdt@trade","data":{{{trade}}}"#),
+            false,
+        ),
+        (
+            format!(r#"{{"stream":"btcusdt@trade","data":[{{{trade}}}]}}"#),
+            false,
+        ),
+    ] {
+        assert_eq!(run(&frame).fast(), fast, "{frame}");
+    }
     // `nq` is optional: absent, the aggTrade's normal quantity is undefined.
     let r = run(&format!("{{{}}}", agg.replace(r#""nq":"0.340","#, "")));
     assert!(r.fast());
