@@ -80,7 +80,12 @@ fn inflate(
             }
         };
         chunk.clear();
-        let filled = fill(&mut input, &mut chunk);
+        // `read_to_end` keeps the bytes it read before an error, and retries interrupted
+        // reads; `Ok(true)` while the input may go on.
+        let filled = (&mut input)
+            .take(CHUNK as u64)
+            .read_to_end(&mut chunk)
+            .map(|n| n == CHUNK);
         let end = !matches!(filled, Ok(true));
         let sent = match filled {
             Ok(_) if chunk.is_empty() => Ok(()),
@@ -99,30 +104,6 @@ fn inflate(
             return;
         }
     }
-}
-
-/// Reads into `chunk` up to its capacity: `Ok(true)` when full, `Ok(false)` at the end of the
-/// input.
-fn fill(input: &mut impl Read, chunk: &mut Vec<u8>) -> io::Result<bool> {
-    let want = chunk.capacity().max(CHUNK);
-    chunk.resize(want, 0);
-    let mut len = 0;
-    let result = loop {
-        let Some(rest) = chunk.get_mut(len..) else {
-            break Ok(true);
-        };
-        if rest.is_empty() {
-            break Ok(true);
-        }
-        match input.read(rest) {
-            Ok(0) => break Ok(false),
-            Ok(n) => len += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => break Err(e),
-        }
-    };
-    chunk.truncate(len);
-    result
 }
 
 impl Read for GunzipAhead {
