@@ -44,16 +44,19 @@ fn transfer_in_batches(capacity: usize, count: u64, batch: u64) {
     });
     let mut expected = 0u64;
     while expected < count {
+        // Read before the pop: a producer seen gone has published everything, so the pop
+        // after it cannot find the ring empty while values are still missing.
+        let abandoned = consumer.is_abandoned();
         match consumer.try_pop() {
             Ok(v) => {
                 assert_eq!(v, expected, "lost, duplicated or reordered");
                 expected += 1;
             }
             Err(_) => {
-                if consumer.is_abandoned() {
-                    // Everything pushed is visible once the producer is gone.
-                    assert!(consumer.try_pop().is_ok() || expected == count);
-                }
+                assert!(
+                    !abandoned,
+                    "producer gone and ring empty after {expected} of {count} values"
+                );
                 thread::yield_now();
             }
         }
