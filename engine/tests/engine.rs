@@ -6,7 +6,7 @@ mod common;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{CaptureFeed, capture_events, fold, reference, trade, trades};
 use orderflow_core::{Event, EventSink};
@@ -392,8 +392,20 @@ fn latencies_are_recorded_per_stage_and_on_demand() {
     while pushed.load(Ordering::Relaxed) < 5_000 {
         thread::sleep(Duration::from_millis(1));
     }
-    let live = handle.latency();
-    assert!(!live.get(Stage::ParsedToFeatures).is_empty(), "{live}");
+    // The feed may have filled the ring before the engine thread ran at all (the ring holds
+    // 65 536 events): ask again until the engine has processed something, within a deadline.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let live = loop {
+        let live = handle.latency();
+        if !live.get(Stage::ParsedToFeatures).is_empty() || Instant::now() > deadline {
+            break live;
+        }
+        thread::sleep(Duration::from_millis(1));
+    };
+    assert!(
+        !live.get(Stage::ParsedToFeatures).is_empty(),
+        "no live latency after 20 s: {live}"
+    );
     let finished = handle.shutdown().unwrap();
     stop.store(true, Ordering::Relaxed);
     let read = executor.join().unwrap();
