@@ -410,7 +410,9 @@ mod tests {
         assert!(board.merged().get(Stage::ParsedToApplied).is_empty());
         let handle = {
             let board = Arc::clone(&board);
-            std::thread::spawn(move || board.snapshot(Duration::from_secs(5), || {}))
+            // Long enough that a descheduled test thread cannot time it out; the answer
+            // below ends it at once.
+            std::thread::spawn(move || board.snapshot(Duration::from_secs(60), || {}))
         };
         while board.generation.load(Ordering::Relaxed) == 0 {
             std::thread::yield_now();
