@@ -79,6 +79,8 @@ fn run_with(
     config.open_interest_every = Some(Duration::from_secs(1));
     config.reconnect_min = Duration::from_millis(50);
     config.reconnect_max = Duration::from_millis(500);
+    // The stall timeout keeps its default (10 s): a shorter one could turn a descheduled mock
+    // into a reconnect and upset the exact counts of a clean run. The stall test sets its own.
     config.first_message_timeout = Duration::from_secs(5);
     tweak(&mut config);
     let dir = tempfile::tempdir().unwrap();
