@@ -446,7 +446,7 @@ impl SyncBook {
             recv_ns: event.recv_ns,
         };
         match &event.body {
-            Body::Level(level) => self.on_level(level, event.is_last(), &mut io),
+            Body::Level(level) => self.level(level, event.is_last(), &mut io),
             Body::DepthDiff(header) => {
                 let interrupted = self.interrupt(&mut io);
                 let head = self.on_diff_header(header, &mut io);
@@ -478,6 +478,31 @@ impl SyncBook {
                 SyncOutcome::Ignored
             }
         }
+    }
+
+    /// Consumes one depth level of this book's symbol: the same as [`SyncBook::on_event`] with
+    /// the event `Event::new(recv_ns, symbol, Body::Level(*level))`, flagged
+    /// [`Flags::LAST`](orderflow_core::Flags::LAST) when `last`, without building that event.
+    /// Levels are most of a depth stream, and a replay reads them straight out of its log.
+    #[inline]
+    pub fn on_level<R, S>(
+        &mut self,
+        level: &Level,
+        last: bool,
+        recv_ns: i64,
+        requester: &mut R,
+        sink: &mut S,
+    ) -> SyncOutcome
+    where
+        R: SnapshotRequester + ?Sized,
+        S: SyncSink + ?Sized,
+    {
+        let mut io = Io {
+            requester,
+            sink,
+            recv_ns,
+        };
+        self.level(level, last, &mut io)
     }
 
     /// A header arrived: close a message still open (its `LAST` never came). Returns `Gap` when
@@ -588,7 +613,7 @@ impl SyncBook {
         SyncOutcome::SnapshotLoading
     }
 
-    fn on_level<R, S>(&mut self, level: &Level, last: bool, io: &mut Io<'_, R, S>) -> SyncOutcome
+    fn level<R, S>(&mut self, level: &Level, last: bool, io: &mut Io<'_, R, S>) -> SyncOutcome
     where
         R: SnapshotRequester + ?Sized,
         S: SyncSink + ?Sized,

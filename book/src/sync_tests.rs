@@ -641,6 +641,8 @@ proptest! {
     #[test]
     fn never_panics_and_keeps_invariants(recs in proptest::collection::vec(rec(), 0..300)) {
         let mut h = Harness::with(BookConfig { buffer_records: 32, ladder_ticks: 64, ..config() });
+        // Fed the same records, with levels through `on_level`: the same machine.
+        let mut by_level = Harness::with(BookConfig { buffer_records: 32, ladder_ticks: 64, ..config() });
         let mut prev_u = 0u64;
         for r in recs {
             let flags = |last: bool| if last { Flags::LAST } else { Flags::NONE };
@@ -670,6 +672,20 @@ proptest! {
                 Rec::Other => Event::new(0, SYM, Body::Timer(orderflow_core::Timer { now_ms: 0 })),
             };
             let out = h.feed(&[event]);
+            let out_by_level = match &event.body {
+                Body::Level(level) => by_level.book.on_level(
+                    level,
+                    event.is_last(),
+                    event.recv_ns,
+                    &mut by_level.requests,
+                    &mut by_level.sink,
+                ),
+                _ => by_level.feed(&[event]),
+            };
+            prop_assert_eq!(out, out_by_level);
+            prop_assert_eq!(h.book.state(), by_level.book.state());
+            prop_assert_eq!((h.bids(), h.asks()), (by_level.bids(), by_level.asks()));
+            prop_assert_eq!(&h.sink, &by_level.sink);
             let live = matches!(h.book.state(), SyncState::Live { .. });
             prop_assert_eq!(h.book.is_synced(), live);
             prop_assert_eq!(BookView::is_synced(h.book.book()), live);
@@ -687,6 +703,8 @@ proptest! {
         prop_assert_eq!(s.gaps as usize, h.statuses().iter().filter(|s| s.code == StatusCode::Gap).count());
         prop_assert_eq!(s.resyncs as usize, h.statuses().iter().filter(|s| s.code == StatusCode::Resynced).count());
         prop_assert_eq!(s.snapshots_requested as usize, h.requests.requests.len());
+        prop_assert_eq!(s, by_level.book.stats());
+        prop_assert_eq!(&h.requests.requests, &by_level.requests.requests);
     }
 }
 

@@ -19,11 +19,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use orderflow_core::EventKind;
 use orderflow_engine::PipelineConfig;
 use orderflow_features::FeatureDigest;
 use orderflow_replay::import::{ImportOptions, LogImporter, import_into, open_import_inputs};
-use orderflow_replay::{LogSource, Replay, ReplayReport, Source};
+use orderflow_replay::{Input, LogSource, Replay, ReplayReport, Source};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ThroughputArgs {
@@ -248,12 +247,13 @@ fn measure_log(capture: &Path, log: &Path, seconds: f64) -> Result<LogRows> {
         let mut source = LogSource::open(log)?;
         let (mut messages, mut levels) = (0u64, 0u64);
         let t = Instant::now();
-        source.for_each_event(
-            |e| {
-                // Keeps the whole event alive, so the decode is not optimised away.
-                let e = std::hint::black_box(e);
-                messages += u64::from(e.is_last());
-                levels += u64::from(e.kind() == EventKind::Level);
+        // What the replay's loop reads: levels as `Input::Level`, other records as events.
+        source.for_each_input(
+            |input| {
+                // Keeps the whole record alive, so the decode is not optimised away.
+                let input = std::hint::black_box(input);
+                messages += u64::from(input.is_last());
+                levels += u64::from(matches!(input, Input::Level(_)));
             },
             |_| {},
         );
@@ -331,7 +331,10 @@ fn print_measured(
     if let Some(l) = log {
         println!("{}", l.full.row("log → book + all features + bars"));
         println!("{}", l.books_only.row("log → books only (features off)"));
-        println!("{}", l.read_only.row("log read only (records → events)"));
+        println!(
+            "{}",
+            l.read_only.row("log read only (records → replay inputs)")
+        );
     }
     if let Some(c) = from_capture {
         println!(

@@ -7,7 +7,7 @@
 //! a symbol's first event.
 
 use orderflow_book::{Book, BookConfig, SnapshotRequester, SyncBook, SyncSink};
-use orderflow_core::{Body, DepthDiff, Event, StatusCode, SymbolId};
+use orderflow_core::{Body, DepthDiff, Event, Level, StatusCode, SymbolId};
 use orderflow_features::{BookChange, FeatureConfig, FeatureSink, SymbolFeatures};
 
 /// Configuration of a [`Pipeline`]: one book and one feature configuration for every symbol.
@@ -55,6 +55,23 @@ struct BookSink<'a, S: ?Sized> {
     recv_ns: i64,
     features: Option<&'a mut SymbolFeatures>,
     out: &'a mut S,
+}
+
+impl<'a, S: ?Sized> BookSink<'a, S> {
+    #[inline]
+    fn new(
+        symbol: SymbolId,
+        recv_ns: i64,
+        features: Option<&'a mut SymbolFeatures>,
+        out: &'a mut S,
+    ) -> Self {
+        Self {
+            symbol,
+            recv_ns,
+            features,
+            out,
+        }
+    }
 }
 
 impl<S: PipelineSink + ?Sized> SyncSink for BookSink<'_, S> {
@@ -136,48 +153,80 @@ impl Pipeline {
         R: SnapshotRequester + ?Sized,
         S: PipelineSink + ?Sized,
     {
+        let (symbol, recv_ns) = (event.symbol, event.recv_ns);
+        let body = &event.body;
         // Gap and Resynced are what the sync machine derives from the depth stream: a recorded
         // log holds them (the recorder logs the pipeline's status output), and replaying them as
         // input would let them move the features' clock where live did not. The sync machine
         // derives them again from the same depth events.
-        if let Body::Status(status) = &event.body
+        if let Body::Status(status) = body
             && matches!(status.code, StatusCode::Gap | StatusCode::Resynced)
         {
             return;
         }
-        let index = event.symbol.index();
-        if self.symbols.get(index).is_none_or(Option::is_none) {
-            self.open_symbol(event.symbol);
+        if let Body::Level(level) = body {
+            self.on_level(symbol, level, event.is_last(), recv_ns, requester, sink);
+            return;
         }
-        let Some(Some(state)) = self.symbols.get_mut(index) else {
+        let features_disabled = self.config.features_disabled;
+        let Some(state) = self.state_mut(symbol) else {
             return;
         };
-
-        if matches!(
-            event.body,
-            Body::DepthDiff(_) | Body::DepthSnapshot(_) | Body::Level(_)
-        ) {
-            // A depth header moves the features' clock (it may close bars) before the book
-            // changes; a level carries no time, so features have nothing to see in it.
-            if !self.config.features_disabled && !matches!(event.body, Body::Level(_)) {
-                let book = state.book.book();
-                state
-                    .features
-                    .on_event(event, book, BookChange::Unchanged, sink);
+        if features_disabled {
+            if matches!(body, Body::DepthDiff(_) | Body::DepthSnapshot(_)) {
+                let mut book_sink = BookSink::new(symbol, recv_ns, None, sink);
+                state.book.on_event(event, requester, &mut book_sink);
             }
-            let mut book_sink = BookSink {
-                symbol: event.symbol,
-                recv_ns: event.recv_ns,
-                features: (!self.config.features_disabled).then_some(&mut state.features),
-                out: sink,
-            };
-            state.book.on_event(event, requester, &mut book_sink);
-        } else if !self.config.features_disabled {
-            let book = state.book.book();
-            state
-                .features
-                .on_event(event, book, BookChange::Unchanged, sink);
+            return;
         }
+        // A depth header moves the features' clock (it may close bars) before the book changes.
+        let book = state.book.book();
+        state
+            .features
+            .on_event(event, book, BookChange::Unchanged, sink);
+        if matches!(body, Body::DepthDiff(_) | Body::DepthSnapshot(_)) {
+            let mut book_sink = BookSink::new(symbol, recv_ns, Some(&mut state.features), sink);
+            state.book.on_event(event, requester, &mut book_sink);
+        }
+    }
+
+    /// Processes one depth level: the same as [`Pipeline::on_event`] with the event
+    /// `Event::new(recv_ns, symbol, Body::Level(*level))`, flagged
+    /// [`Flags::LAST`](orderflow_core::Flags::LAST) when `last`, without building that event.
+    /// A level carries no time, so features have nothing to see in it until it completes a
+    /// diff. Levels are most of a depth stream; a replay hands them over straight from its log.
+    #[inline]
+    pub fn on_level<R, S>(
+        &mut self,
+        symbol: SymbolId,
+        level: &Level,
+        last: bool,
+        recv_ns: i64,
+        requester: &mut R,
+        sink: &mut S,
+    ) where
+        R: SnapshotRequester + ?Sized,
+        S: PipelineSink + ?Sized,
+    {
+        let features_disabled = self.config.features_disabled;
+        let Some(state) = self.state_mut(symbol) else {
+            return;
+        };
+        let features = (!features_disabled).then_some(&mut state.features);
+        let mut book_sink = BookSink::new(symbol, recv_ns, features, sink);
+        state
+            .book
+            .on_level(level, last, recv_ns, requester, &mut book_sink);
+    }
+
+    /// The state of `symbol`, made at its first event.
+    #[inline]
+    fn state_mut(&mut self, symbol: SymbolId) -> Option<&mut SymbolState> {
+        let index = symbol.index();
+        if self.symbols.get(index).is_none_or(Option::is_none) {
+            self.open_symbol(symbol);
+        }
+        self.symbols.get_mut(index)?.as_mut()
     }
 
     /// Makes the state of a symbol's first event. Out of line: a `SymbolState` is a few KiB,

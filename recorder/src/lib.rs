@@ -122,7 +122,7 @@ pub use format::{
 };
 pub use inspect::{InspectReport, SegmentReport, inspect};
 pub use payload::{ArchivedBodyRef, schema_hash};
-pub use raw::RecordRef;
+pub use raw::{LevelRecord, RecordRef};
 pub use reader::{INDEX_EVERY, LogReader, Records, Segment, SegmentStats};
 pub use writer::{AppendReceipt, LogWriter, MsyncPolicy, RecoveryReport, WriterConfig};
 

@@ -235,6 +235,41 @@ impl RecordArea {
         })
     }
 
+    /// Calls `visit` with every record of the area in order: the records the walk of
+    /// [`RecordArea::first`] and [`RecordArea::read`] yields, without checking again what
+    /// [`RecordArea::validate`] established (every frame and payload within `start..end`, a
+    /// known kind). For the replay's loop, where those checks were a fifth of reading a record.
+    #[inline(always)]
+    pub(crate) fn for_each<'a>(&'a self, mut visit: impl FnMut(RecordRef<'a>)) {
+        let Some(area) = self.map.bytes(self.start, self.end) else {
+            return;
+        };
+        let mut at = 0;
+        while at < area.len() {
+            // SAFETY: `validate` walked exactly these frames from `start` to `end`: each one's
+            // 16-byte header and its payload lie within the area, and the next frame starts
+            // where the payload ends. `at` is `0` or the end of the previous payload.
+            let head = unsafe { area.get_unchecked(at..at + RecordHeader::LEN) };
+            let Some(header) = RecordHeader::parse(head) else {
+                return;
+            };
+            let Some(kind) = header.kind() else {
+                return;
+            };
+            let payload_start = at + RecordHeader::LEN;
+            at = payload_start + header.len as usize;
+            // SAFETY: as above, the payload lies within the area.
+            let payload = unsafe { area.get_unchecked(payload_start..at) };
+            visit(RecordRef {
+                kind,
+                flags: Flags(header.flags as u8),
+                offset: (self.start + payload_start - RecordHeader::LEN) as u64,
+                payload,
+                _validated: PhantomData,
+            });
+        }
+    }
+
     /// The record at `pos` and the position of the one after it. `None` when `pos` belongs to
     /// another area. Inlined into the replay's loop, so the record comes back in registers.
     #[inline]
@@ -341,6 +376,23 @@ impl<'a> RecordRef<'a> {
         with_kinds!(view)
     }
 
+    /// The depth level this record holds, `None` when it is of another kind.
+    #[inline(always)]
+    #[must_use]
+    pub fn level(&self) -> Option<LevelRecord> {
+        if self.kind != EventKind::Level {
+            return None;
+        }
+        // SAFETY: the record's kind is `Level`, checked just above.
+        let stamped = unsafe { self.stamped::<Level>() };
+        Some(LevelRecord {
+            recv_ns: stamped.recv_ns.to_native(),
+            symbol: SymbolId(stamped.symbol.0.to_native()),
+            flags: self.flags,
+            level: rkyv::api::low::deserialize::<Level, Infallible>(&stamped.record).always_ok(),
+        })
+    }
+
     /// The owned event (a copy out of the mapping).
     ///
     /// Decoded in one pass: one match on the kind, and the event built where it is returned.
@@ -377,6 +429,30 @@ impl<'a> RecordRef<'a> {
             };
         }
         with_kinds!(decode)
+    }
+}
+
+/// A depth level record read without building its [`Event`]: the event
+/// [`RecordRef::to_event`] returns for a record of kind [`EventKind::Level`], field by field.
+/// Levels are most of a depth log, so a replay hands these on instead of 128-byte events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LevelRecord {
+    /// [`Event::recv_ns`].
+    pub recv_ns: i64,
+    /// [`Event::symbol`].
+    pub symbol: SymbolId,
+    /// [`Event::flags`].
+    pub flags: Flags,
+    /// The level.
+    pub level: Level,
+}
+
+impl LevelRecord {
+    /// The event this record stands for.
+    #[inline]
+    #[must_use]
+    pub fn to_event(&self) -> Event {
+        Event::new(self.recv_ns, self.symbol, Body::Level(self.level)).with_flags(self.flags)
     }
 }
 

@@ -228,6 +228,14 @@ impl Segment {
         self.file_len
     }
 
+    /// Calls `visit` with each of the segment's records in order: the records of
+    /// [`Segment::records`], walked faster (the replay's loop), since the checks opening the
+    /// segment made are not repeated.
+    #[inline]
+    pub fn for_each_record<'a>(&'a self, visit: impl FnMut(RecordRef<'a>)) {
+        self.area.for_each(visit);
+    }
+
     /// The segment's records in order.
     #[must_use]
     pub fn records(&self) -> Records<'_> {

@@ -37,6 +37,11 @@ fn every_kind_round_trips_owned_and_zero_copy() {
         assert_eq!(record.payload().len() + 16, record_stride(event.kind()));
         assert_eq!(record.body().to_body(), event.body);
         assert_eq!(record.exchange_time_ms(), event.body.exchange_time_ms());
+        match (record.level(), &event.body) {
+            (Some(level), Body::Level(_)) => assert_eq!(level.to_event(), *event),
+            (None, body) => assert!(!matches!(body, Body::Level(_))),
+            (Some(level), _) => panic!("{level:?} read from a {:?}", event.kind()),
+        }
     }
     // Zero-copy field access.
     let level = reader
@@ -89,6 +94,16 @@ fn rotates_by_size_and_keeps_order() {
     let reader = LogReader::open(dir.path()).unwrap();
     assert_eq!(reader.segments().len(), segments.len());
     assert_eq!(reader.events().collect::<Vec<_>>(), events);
+    // The fast walk sees the same records, segment by segment.
+    let mut walked = Vec::new();
+    for s in reader.segments() {
+        s.for_each_record(|r| walked.push((r.offset(), r.to_event())));
+    }
+    let iterated: Vec<_> = reader
+        .records()
+        .map(|r| (r.offset(), r.to_event()))
+        .collect();
+    assert_eq!(walked, iterated);
     let mut next_seq = 0;
     for s in reader.segments() {
         assert_eq!(s.header().first_seq, next_seq);

@@ -79,4 +79,4 @@ pub use run::{
     KEPT_BAD_INPUTS, PROGRESS_EVERY_RECORDS, Progress, Replay, ReplayCounts, ReplayReport,
     is_pipeline_input,
 };
-pub use source::{InputKind, Source};
+pub use source::{Input, InputKind, Source};

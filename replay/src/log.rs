@@ -17,6 +17,7 @@ use orderflow_core::{Event, SymbolId, SymbolTable};
 use orderflow_recorder::{LogReader, RecorderError};
 
 use crate::capture::{BadInput, Message};
+use crate::source::Input;
 
 /// Counters of what a [`LogSource`] read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -144,13 +145,13 @@ impl LogSource {
         self.reader.is_empty()
     }
 
-    /// Hands every record of the log to `visit` as an event, in recorded order, without
-    /// grouping them into messages (the replay hot path); a record whose symbol id its segment
-    /// does not name goes to `bad` and is skipped. A second call reads the log again from the
-    /// start.
-    pub fn for_each_event<F, B>(&mut self, mut visit: F, mut bad: B)
+    /// Hands every record of the log to `visit` as an [`Input`], in recorded order, without
+    /// grouping them into messages: depth levels without their events built (the replay hot
+    /// path), every other record as an event. A record whose symbol id its segment does not
+    /// name goes to `bad` and is skipped. A second call reads the log again from the start.
+    pub fn for_each_input<F, B>(&mut self, mut visit: F, mut bad: B)
     where
-        F: FnMut(&Event),
+        F: FnMut(Input<'_>),
         B: FnMut(BadInput),
     {
         let mut messages = 0;
@@ -159,14 +160,23 @@ impl LogSource {
             &self.remaps,
             &mut self.stats,
             |record| match record {
-                Ok(event) => {
-                    messages += u64::from(event.is_last());
-                    visit(event);
+                Ok(input) => {
+                    messages += u64::from(input.is_last());
+                    visit(input);
                 }
                 Err(b) => bad(b),
             },
         );
         self.stats.messages += messages;
+    }
+
+    /// [`LogSource::for_each_input`] with every record as an event.
+    pub fn for_each_event<F, B>(&mut self, mut visit: F, bad: B)
+    where
+        F: FnMut(&Event),
+        B: FnMut(BadInput),
+    {
+        self.for_each_input(|input| input.with_event(&mut visit), bad);
     }
 
     /// Hands every message of the log to `visit`, in recorded order: `Ok` with the records of
@@ -187,9 +197,9 @@ impl LogSource {
         events.clear();
         let mut messages = 0;
         walk_records(reader, remaps, stats, |record| match record {
-            Ok(event) => {
-                events.push(*event);
-                if event.is_last() {
+            Ok(input) => {
+                input.with_event(|event| events.push(*event));
+                if input.is_last() {
                     messages += 1;
                     visit(Ok(Message { events, symbols }));
                     events.clear();
@@ -206,35 +216,37 @@ impl LogSource {
     }
 }
 
-/// Every record of `reader` in recorded order as an event with its symbol id mapped into the
-/// log-wide table, or `Err` for a record whose id its segment does not name; counts records and
-/// bad records into `stats`. The one walk behind [`LogSource::for_each_event`] and
+/// Every record of `reader` in recorded order as an [`Input`] with its symbol id mapped into
+/// the log-wide table, or `Err` for a record whose id its segment does not name; counts records
+/// and bad records into `stats`. The one walk behind [`LogSource::for_each_input`] and
 /// [`LogSource::for_each_message`].
 #[inline(always)]
 fn walk_records(
     reader: &LogReader,
     remaps: &[Remap],
     stats: &mut LogStats,
-    mut visit: impl FnMut(Result<&Event, BadInput>),
+    mut visit: impl FnMut(Result<Input<'_>, BadInput>),
 ) {
     for (segment, remap) in reader.segments().iter().zip(remaps) {
-        for record in segment.records() {
+        segment.for_each_record(|record| {
             stats.records += 1;
-            let mut event = record.to_event();
-            match remap.map(event.symbol) {
-                Some(id) => {
-                    event.symbol = id;
-                    visit(Ok(&event));
-                }
-                None => {
-                    stats.bad_records += 1;
-                    visit(Err(bad_symbol(
-                        segment.path(),
-                        record.offset(),
-                        event.symbol,
-                    )));
-                }
+            let Some(symbol) = remap.map(record.symbol()) else {
+                stats.bad_records += 1;
+                visit(Err(bad_symbol(
+                    segment.path(),
+                    record.offset(),
+                    record.symbol(),
+                )));
+                return;
+            };
+            if let Some(mut level) = record.level() {
+                level.symbol = symbol;
+                visit(Ok(Input::Level(&level)));
+            } else {
+                let mut event = record.to_event();
+                event.symbol = symbol;
+                visit(Ok(Input::Event(&event)));
             }
-        }
+        });
     }
 }

@@ -10,7 +10,7 @@ use orderflow_features::{Bar, EventFeatures, FeatureDigest, FeatureSink};
 
 use crate::capture::BadInput;
 use crate::error::ReplayError;
-use crate::source::{InputKind, Source};
+use crate::source::{Input, InputKind, Source};
 
 /// How many bad inputs a [`ReplayReport`] keeps (the rest are only counted).
 pub const KEPT_BAD_INPUTS: usize = 20;
@@ -117,6 +117,23 @@ struct RunSink<'s, S: ?Sized> {
     strategy: &'s mut S,
 }
 
+impl<S: Strategy + ?Sized> RunSink<'_, S> {
+    /// Shows the strategy `event`, after which the pipeline emitted features.
+    fn strategy_on_event(&mut self, pipeline: &Pipeline, event: &Event) {
+        if let (Some(book), Some(features)) = (
+            pipeline.sync_book(event.symbol),
+            pipeline.features(event.symbol),
+        ) {
+            self.strategy.on_event(&StrategyContext {
+                symbol: event.symbol,
+                event,
+                book: book.book(),
+                features: features.features(),
+            });
+        }
+    }
+}
+
 impl<S: Strategy + ?Sized> FeatureSink for RunSink<'_, S> {
     #[inline]
     fn event_features(&mut self, symbol: SymbolId, features: &EventFeatures) {
@@ -210,11 +227,11 @@ impl Replay {
         let mut bad_count = 0u64;
         let mut requester = NoopRequester;
         let started = Instant::now();
-        source.for_each_event(
-            |event| {
+        source.for_each_input(
+            |input| {
                 counts.records += 1;
-                counts.messages += u64::from(event.is_last());
-                if let Some(n) = counts.per_kind.get_mut(event.kind() as usize) {
+                counts.messages += u64::from(input.is_last());
+                if let Some(n) = counts.per_kind.get_mut(input.kind() as usize) {
                     *n += 1;
                 }
                 if counts.records.is_multiple_of(PROGRESS_EVERY_RECORDS) {
@@ -223,24 +240,31 @@ impl Replay {
                         total_records,
                     });
                 }
-                if !is_pipeline_input(event) {
-                    counts.derived_status_skipped += 1;
-                    return;
-                }
                 sink.emitted = false;
-                pipeline.on_event(event, &mut requester, &mut sink);
-                if sink.emitted
-                    && let (Some(book), Some(features)) = (
-                        pipeline.sync_book(event.symbol),
-                        pipeline.features(event.symbol),
-                    )
-                {
-                    sink.strategy.on_event(&StrategyContext {
-                        symbol: event.symbol,
-                        event,
-                        book: book.book(),
-                        features: features.features(),
-                    });
+                match input {
+                    Input::Level(level) => {
+                        pipeline.on_level(
+                            level.symbol,
+                            &level.level,
+                            level.flags.is_last(),
+                            level.recv_ns,
+                            &mut requester,
+                            &mut sink,
+                        );
+                        if sink.emitted {
+                            sink.strategy_on_event(pipeline, &level.to_event());
+                        }
+                    }
+                    Input::Event(event) => {
+                        if !is_pipeline_input(event) {
+                            counts.derived_status_skipped += 1;
+                            return;
+                        }
+                        pipeline.on_event(event, &mut requester, &mut sink);
+                        if sink.emitted {
+                            sink.strategy_on_event(pipeline, event);
+                        }
+                    }
                 }
             },
             |bad| {

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use orderflow_core::{Event, SymbolTable};
+use orderflow_core::{Event, EventKind, SymbolId, SymbolTable};
+use orderflow_recorder::LevelRecord;
 
 use crate::capture::{BadInput, CaptureSource, Message, resolve_capture_inputs};
 use crate::error::ReplayError;
@@ -15,6 +16,59 @@ pub enum InputKind {
     Log,
     /// Raw capture files, parsed on the fly.
     Capture,
+}
+
+/// One record of an input, as [`Source::for_each_input`] hands it out.
+#[derive(Clone, Copy, Debug)]
+pub enum Input<'a> {
+    /// A depth level read from a log, without its event built: levels are most of a depth
+    /// stream, and the pipeline takes them as they are ([`Pipeline::on_level`]).
+    ///
+    /// [`Pipeline::on_level`]: orderflow_engine::Pipeline::on_level
+    Level(&'a LevelRecord),
+    /// Any other record (and every record of a capture).
+    Event(&'a Event),
+}
+
+impl Input<'_> {
+    /// The record's symbol.
+    #[inline]
+    #[must_use]
+    pub fn symbol(&self) -> SymbolId {
+        match self {
+            Self::Level(level) => level.symbol,
+            Self::Event(event) => event.symbol,
+        }
+    }
+
+    /// The record's kind.
+    #[inline]
+    #[must_use]
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Self::Level(_) => EventKind::Level,
+            Self::Event(event) => event.kind(),
+        }
+    }
+
+    /// `true` for the last record of a venue message.
+    #[inline]
+    #[must_use]
+    pub fn is_last(&self) -> bool {
+        match self {
+            Self::Level(level) => level.flags.is_last(),
+            Self::Event(event) => event.is_last(),
+        }
+    }
+
+    /// Calls `f` with the record as an event (built for a level).
+    #[inline]
+    pub fn with_event<T>(&self, f: impl FnOnce(&Event) -> T) -> T {
+        match self {
+            Self::Level(level) => f(&level.to_event()),
+            Self::Event(event) => f(event),
+        }
+    }
 }
 
 /// A log directory or raw capture files, read one venue message (or one frame) at a time.
@@ -85,24 +139,34 @@ impl Source {
         }
     }
 
-    /// Hands every event of the input to `visit` in order, without grouping a log's records
-    /// into messages; an input line or record that was skipped goes to `bad`.
-    pub fn for_each_event<F, B>(&mut self, mut visit: F, mut bad: B)
+    /// Hands every record of the input to `visit` in order, without grouping a log's records
+    /// into messages: a log's depth levels as [`Input::Level`], everything else as
+    /// [`Input::Event`]; an input line or record that was skipped goes to `bad`.
+    pub fn for_each_input<F, B>(&mut self, mut visit: F, mut bad: B)
     where
-        F: FnMut(&Event),
+        F: FnMut(Input<'_>),
         B: FnMut(BadInput),
     {
         match self {
             Self::Capture(c) => {
                 while let Some(next) = c.next_events() {
                     match next {
-                        Ok(message) => message.events.iter().for_each(&mut visit),
+                        Ok(message) => message.events.iter().for_each(|e| visit(Input::Event(e))),
                         Err(e) => bad(e),
                     }
                 }
             }
-            Self::Log(l) => l.for_each_event(visit, bad),
+            Self::Log(l) => l.for_each_input(visit, bad),
         }
+    }
+
+    /// [`Source::for_each_input`] with every record as an event.
+    pub fn for_each_event<F, B>(&mut self, mut visit: F, bad: B)
+    where
+        F: FnMut(&Event),
+        B: FnMut(BadInput),
+    {
+        self.for_each_input(|input| input.with_event(&mut visit), bad);
     }
 
     /// Hands every message of the input to `visit` in order: for a log one venue message per
