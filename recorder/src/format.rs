@@ -483,6 +483,7 @@ pub(crate) fn scan(area: &[u8], base: usize, mut visit: impl FnMut(&Scanned)) ->
             break None;
         }
         let offset = (base + at) as u64;
+        crate::raw::prefetch(area, at + crate::raw::PREFETCH_AHEAD);
         match check_record(area.get(at..).unwrap_or_default(), offset) {
             Ok((stride, scanned)) => {
                 visit(&scanned);

@@ -256,6 +256,7 @@ impl RecordArea {
             let Some(kind) = header.kind() else {
                 return;
             };
+            prefetch(area, at + PREFETCH_AHEAD);
             let payload_start = at + RecordHeader::LEN;
             at = payload_start + header.len as usize;
             // SAFETY: as above, the payload lies within the area.
@@ -487,6 +488,30 @@ where
     let place = unsafe { Place::new_unchecked(0, out.as_mut_ptr().cast::<T::Archived>()) };
     value.resolve(resolver, place);
     Ok(())
+}
+
+/// How far ahead of the record being read the walks of a mapped segment prefetch, in bytes.
+///
+/// Records are read in file order, but the CPU's own prefetcher stops at each 4 KiB page, so
+/// every new page of the mapping started with a stall. A prefetch one page ahead hides it.
+/// Replaying the BTCUSDT log (32 MiB of records) through book + features: 133-135 ns per
+/// message without, 124-126 ns with (second-best of 15 passes, builds alternating); 2, 4 and
+/// 8 KiB ahead were alike within the noise. Opening (validating) it: 8.2-8.3 ms to 6.6-6.7 ms.
+pub(crate) const PREFETCH_AHEAD: usize = 4096;
+
+/// Asks the CPU to start loading the cache line at `bytes[at]`; nothing when `at` is out of
+/// bounds or the target has no prefetch hint we use.
+#[inline(always)]
+pub(crate) fn prefetch(bytes: &[u8], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(line) = bytes.get(at..) {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: SSE is part of the x86_64 baseline; a prefetch is a hint that never faults
+        // and writes nothing, and the pointer is within `bytes` anyway.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (bytes, at);
 }
 
 /// CRC-32C of `data` continued from `crc` (the `crc32c` crate's convention).
