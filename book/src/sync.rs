@@ -613,7 +613,28 @@ impl SyncBook {
         SyncOutcome::SnapshotLoading
     }
 
+    /// One level of the open message. The common case, a level of a diff being applied that
+    /// is not its last, is tested first and kept short; the rest is out of line.
+    #[inline]
     fn level<R, S>(&mut self, level: &Level, last: bool, io: &mut Io<'_, R, S>) -> SyncOutcome
+    where
+        R: SnapshotRequester + ?Sized,
+        S: SyncSink + ?Sized,
+    {
+        if !last && let Open::Apply { header, seen, .. } = &mut self.open {
+            *seen += 1;
+            if self.book.apply(level).is_ok() {
+                return SyncOutcome::Applying;
+            }
+            let (u, time) = (header.final_update_id, header.transact_time_ms);
+            return self.refused_level(u, time, false, io);
+        }
+        self.any_level(level, last, io)
+    }
+
+    /// [`SyncBook::level`] in every state.
+    #[inline(never)]
+    fn any_level<R, S>(&mut self, level: &Level, last: bool, io: &mut Io<'_, R, S>) -> SyncOutcome
     where
         R: SnapshotRequester + ?Sized,
         S: SyncSink + ?Sized,
@@ -626,15 +647,8 @@ impl SyncBook {
             Open::Apply { header, seen, .. } => {
                 *seen += 1;
                 if self.book.apply(level).is_err() {
-                    self.stats.invalid_levels += 1;
                     let (u, time) = (header.final_update_id, header.transact_time_ms);
-                    self.open = if last {
-                        Open::Idle
-                    } else {
-                        Open::Skip(SyncOutcome::Malformed)
-                    };
-                    self.gap(u, u, time, io);
-                    return SyncOutcome::Gap;
+                    return self.refused_level(u, time, last, io);
                 }
                 SyncOutcome::Applying
             }
@@ -657,6 +671,30 @@ impl SyncBook {
             }
         };
         if last { self.end_message(io) } else { out }
+    }
+
+    /// The book refused a level of the diff `u` (transaction time `time`) being applied: the
+    /// book is no longer valid, a gap; the rest of the message is skipped.
+    #[cold]
+    fn refused_level<R, S>(
+        &mut self,
+        u: u64,
+        time: i64,
+        last: bool,
+        io: &mut Io<'_, R, S>,
+    ) -> SyncOutcome
+    where
+        R: SnapshotRequester + ?Sized,
+        S: SyncSink + ?Sized,
+    {
+        self.stats.invalid_levels += 1;
+        self.open = if last {
+            Open::Idle
+        } else {
+            Open::Skip(SyncOutcome::Malformed)
+        };
+        self.gap(u, u, time, io);
+        SyncOutcome::Gap
     }
 
     /// The `LAST` record of the open message was consumed.
