@@ -172,20 +172,16 @@ impl Pipeline {
         let Some(state) = self.state_mut(symbol) else {
             return;
         };
-        if features_disabled {
-            if matches!(body, Body::DepthDiff(_) | Body::DepthSnapshot(_)) {
-                let mut book_sink = BookSink::new(symbol, recv_ns, None, sink);
-                state.book.on_event(event, requester, &mut book_sink);
-            }
-            return;
-        }
         // A depth header moves the features' clock (it may close bars) before the book changes.
-        let book = state.book.book();
-        state
-            .features
-            .on_event(event, book, BookChange::Unchanged, sink);
+        if !features_disabled {
+            let book = state.book.book();
+            state
+                .features
+                .on_event(event, book, BookChange::Unchanged, sink);
+        }
         if matches!(body, Body::DepthDiff(_) | Body::DepthSnapshot(_)) {
-            let mut book_sink = BookSink::new(symbol, recv_ns, Some(&mut state.features), sink);
+            let features = (!features_disabled).then_some(&mut state.features);
+            let mut book_sink = BookSink::new(symbol, recv_ns, features, sink);
             state.book.on_event(event, requester, &mut book_sink);
         }
     }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use orderflow_core::{Event, EventKind, SymbolId, SymbolTable};
+use orderflow_core::{Event, EventKind, SymbolTable};
 use orderflow_recorder::LevelRecord;
 
 use crate::capture::{BadInput, CaptureSource, Message, resolve_capture_inputs};
@@ -31,16 +31,6 @@ pub enum Input<'a> {
 }
 
 impl Input<'_> {
-    /// The record's symbol.
-    #[inline]
-    #[must_use]
-    pub fn symbol(&self) -> SymbolId {
-        match self {
-            Self::Level(level) => level.symbol,
-            Self::Event(event) => event.symbol,
-        }
-    }
-
     /// The record's kind.
     #[inline]
     #[must_use]
