@@ -693,6 +693,22 @@ impl Event {
 pub trait EventSink {
     /// Takes one event.
     fn push(&mut self, event: Event);
+
+    /// Takes one depth level of the venue message whose header was pushed last: the event
+    /// `Event { recv_ns, symbol, flags, body: Body::Level(level) }`. The default builds that
+    /// event and pushes it. A sink that takes levels as they are (a replay handing them
+    /// straight to the book) overrides it and skips building 128-byte events for what is most
+    /// of a depth stream.
+    #[inline]
+    fn push_level(&mut self, recv_ns: i64, symbol: SymbolId, flags: Flags, level: Level) {
+        self.push(Event {
+            recv_ns,
+            symbol,
+            flags,
+            _reserved: [0; 5],
+            body: Body::Level(level),
+        });
+    }
 }
 
 impl EventSink for Vec<Event> {

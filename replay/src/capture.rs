@@ -4,9 +4,12 @@ use std::fmt;
 use std::io::{self, BufRead};
 use std::path::PathBuf;
 
-use orderflow_core::{Event, SymbolId, SymbolName, SymbolTable};
+use orderflow_core::{Event, EventSink, Flags, Level, SymbolId, SymbolName, SymbolTable};
 use orderflow_feed::FrameParser;
 use orderflow_feed::capture::{MergedCapture, companion_http_files};
+use orderflow_recorder::LevelRecord;
+
+use crate::source::Input;
 
 /// The files to read for `inputs`: each path as given, plus, for a lone cryptofeed ws file
 /// (`*.ws.*`), the `*.http.*` snapshot files beside it.
@@ -102,6 +105,38 @@ impl CaptureSource {
     /// # Errors
     /// A bad line (reported with its file and line number); calling again continues after it.
     pub fn next_events(&mut self) -> Option<Result<Message<'_>, BadInput>> {
+        let mut events = std::mem::take(&mut self.events);
+        events.clear();
+        let next = self.next_into(&mut events);
+        self.events = events;
+        match next? {
+            Ok(()) => Some(Ok(Message {
+                events: &self.events,
+                symbols: self.parser.symbols(),
+            })),
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    /// Hands every remaining record to `visit` in order: depth levels parsed on the fast path
+    /// as [`Input::Level`] (no event is built for them), everything else as [`Input::Event`];
+    /// a bad line goes to `bad`.
+    pub fn for_each_input<F, B>(&mut self, mut visit: F, mut bad: B)
+    where
+        F: FnMut(Input<'_>),
+        B: FnMut(BadInput),
+    {
+        let mut sink = InputSink(&mut visit);
+        while let Some(next) = self.next_into(&mut sink) {
+            if let Err(e) = next {
+                bad(e);
+            }
+        }
+    }
+
+    /// Parses frames into `out` up to and including the next one that has events; `None` at
+    /// the end of input, `Err` for a bad line (nothing of it reaches `out`).
+    fn next_into<S: EventSink>(&mut self, out: &mut S) -> Option<Result<(), BadInput>> {
         loop {
             let merged = match self.capture.next_frame()? {
                 Ok(m) => m,
@@ -133,20 +168,17 @@ impl CaptureSource {
                     },
                 },
             };
-            self.events.clear();
+            let mut counted = Counted { out, pushed: false };
             match self
                 .parser
-                .parse(frame.recv_ns, frame.bytes, hint, &mut self.events)
+                .parse(frame.recv_ns, frame.bytes, hint, &mut counted)
             {
-                Ok(_) if self.events.is_empty() => {
+                Ok(_) if !counted.pushed => {
                     self.stats.frames_without_events += 1;
                 }
                 Ok(_) => {
                     self.stats.frames_with_events += 1;
-                    return Some(Ok(Message {
-                        events: &self.events,
-                        symbols: self.parser.symbols(),
-                    }));
+                    return Some(Ok(()));
                 }
                 Err(e) => {
                     self.stats.bad_lines += 1;
@@ -176,5 +208,122 @@ impl CaptureSource {
     #[must_use]
     pub fn parser(&self) -> &FrameParser {
         &self.parser
+    }
+}
+
+/// An [`EventSink`] that notes whether anything reached it.
+struct Counted<'a, S> {
+    out: &'a mut S,
+    pushed: bool,
+}
+
+impl<S: EventSink> EventSink for Counted<'_, S> {
+    #[inline]
+    fn push(&mut self, event: Event) {
+        self.pushed = true;
+        self.out.push(event);
+    }
+
+    #[inline]
+    fn push_level(&mut self, recv_ns: i64, symbol: SymbolId, flags: Flags, level: Level) {
+        self.pushed = true;
+        self.out.push_level(recv_ns, symbol, flags, level);
+    }
+}
+
+/// The parser's output handed to a [`CaptureSource::for_each_input`] visitor as it comes.
+struct InputSink<'a, F>(&'a mut F);
+
+impl<F: FnMut(Input<'_>)> EventSink for InputSink<'_, F> {
+    #[inline]
+    fn push(&mut self, event: Event) {
+        (self.0)(Input::Event(&event));
+    }
+
+    #[inline]
+    fn push_level(&mut self, recv_ns: i64, symbol: SymbolId, flags: Flags, level: Level) {
+        (self.0)(Input::Level(&LevelRecord {
+            recv_ns,
+            symbol,
+            flags,
+            level,
+        }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use orderflow_core::EventKind;
+
+    use super::*;
+
+    /// Two depth diffs, a trade and a bad line between them.
+    fn capture_file() -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        let lines = [
+            r#"1723161255030314667 {"stream":"btcusdt@depth@0ms","data":{"e":"depthUpdate","E":1723161256299,"T":1723161256298,"s":"BTCUSDT","U":5123107832006,"u":5123107837557,"pu":5123107831937,"b":[["58710.20","0.014"],["61510.90","0.000"]],"a":[["61800.30","3.330"]]}}"#,
+            "not a capture line",
+            r#"1723161255030314668 {"stream":"btcusdt@trade","data":{"e":"trade","E":1723161256300,"T":1723161256299,"s":"BTCUSDT","t":5337871541,"p":"61800.30","q":"0.002","X":"MARKET","m":false}}"#,
+            r#"1723161255030314669 {"stream":"btcusdt@depth@0ms","data":{"e":"depthUpdate","E":1723161256301,"T":1723161256300,"s":"BTCUSDT","U":5123107837558,"u":5123107837560,"pu":5123107837557,"b":[],"a":[["61800.40","1.000"]]}}"#,
+        ];
+        for line in lines {
+            writeln!(file, "{line}").unwrap();
+        }
+        file
+    }
+
+    /// `for_each_input` hands out what `next_events` returns, in the same order, with the
+    /// fast parser's levels as `Input::Level` and the bad line in between.
+    #[test]
+    fn for_each_input_matches_next_events() {
+        let file = capture_file();
+        let files = [file.path().to_path_buf()];
+
+        let mut expected = Vec::new();
+        let mut source = CaptureSource::open(&files).unwrap();
+        while let Some(next) = source.next_events() {
+            match next {
+                Ok(message) => expected.extend(message.events.iter().map(|e| Ok(*e))),
+                Err(bad) => expected.push(Err(bad.line)),
+            }
+        }
+        let expected_stats = source.stats();
+
+        let seen = std::cell::RefCell::new(Vec::new());
+        let mut levels = 0;
+        let mut source = CaptureSource::open(&files).unwrap();
+        source.for_each_input(
+            |input| {
+                if let Input::Level(_) = input {
+                    levels += 1;
+                }
+                assert_eq!(input.kind(), input.with_event(Event::kind));
+                seen.borrow_mut().push(Ok(input.with_event(|e| *e)));
+            },
+            |bad| seen.borrow_mut().push(Err(bad.line)),
+        );
+
+        assert_eq!(seen.into_inner(), expected);
+        assert_eq!(levels, 4);
+        assert_eq!(source.stats(), expected_stats);
+        assert_eq!(expected_stats.bad_lines, 1);
+        let kinds: Vec<_> = expected
+            .iter()
+            .filter_map(|e| e.as_ref().ok().map(Event::kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                EventKind::DepthDiff,
+                EventKind::Level,
+                EventKind::Level,
+                EventKind::Level,
+                EventKind::Trade,
+                EventKind::DepthDiff,
+                EventKind::Level,
+            ]
+        );
     }
 }

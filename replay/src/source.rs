@@ -21,12 +21,13 @@ pub enum InputKind {
 /// One record of an input, as [`Source::for_each_input`] hands it out.
 #[derive(Clone, Copy, Debug)]
 pub enum Input<'a> {
-    /// A depth level read from a log, without its event built: levels are most of a depth
-    /// stream, and the pipeline takes them as they are ([`Pipeline::on_level`]).
+    /// A depth level read from a log or parsed from a capture, without its event built:
+    /// levels are most of a depth stream, and the pipeline takes them as they are
+    /// ([`Pipeline::on_level`]).
     ///
     /// [`Pipeline::on_level`]: orderflow_engine::Pipeline::on_level
     Level(&'a LevelRecord),
-    /// Any other record (and every record of a capture).
+    /// Any other record (and a level a capture's fallback parser read).
     Event(&'a Event),
 }
 
@@ -129,23 +130,17 @@ impl Source {
         }
     }
 
-    /// Hands every record of the input to `visit` in order, without grouping a log's records
-    /// into messages: a log's depth levels as [`Input::Level`], everything else as
-    /// [`Input::Event`]; an input line or record that was skipped goes to `bad`.
-    pub fn for_each_input<F, B>(&mut self, mut visit: F, mut bad: B)
+    /// Hands every record of the input to `visit` in order, without grouping records into
+    /// messages: depth levels as [`Input::Level`] (a capture's fast parser path and every log
+    /// level), everything else as [`Input::Event`]; an input line or record that was skipped
+    /// goes to `bad`.
+    pub fn for_each_input<F, B>(&mut self, visit: F, bad: B)
     where
         F: FnMut(Input<'_>),
         B: FnMut(BadInput),
     {
         match self {
-            Self::Capture(c) => {
-                while let Some(next) = c.next_events() {
-                    match next {
-                        Ok(message) => message.events.iter().for_each(|e| visit(Input::Event(e))),
-                        Err(e) => bad(e),
-                    }
-                }
-            }
+            Self::Capture(c) => c.for_each_input(visit, bad),
             Self::Log(l) => l.for_each_input(visit, bad),
         }
     }

@@ -374,18 +374,17 @@ impl FrameParser {
                 for (side, staged) in sides {
                     for &PxQty { px, qty } in staged {
                         left -= 1;
-                        out.push(Event {
+                        out.push_level(
                             recv_ns,
                             symbol,
-                            flags: if left == 0 { Flags::LAST } else { Flags::NONE },
-                            _reserved: [0; 5],
-                            body: Body::Level(Level {
+                            if left == 0 { Flags::LAST } else { Flags::NONE },
+                            Level {
                                 px,
                                 qty,
                                 side,
                                 _reserved: [0; 7],
-                            }),
-                        });
+                            },
+                        );
                     }
                 }
                 return Ok(Parsed::Events {
