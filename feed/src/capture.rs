@@ -29,6 +29,8 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use crate::read_ahead::ReadAhead;
+
 use orderflow_core::{MAX_SYMBOL_LEN, SymbolName};
 
 /// How many lines [`CaptureReader::open`] reads to find a single-symbol file's symbol.
@@ -119,21 +121,37 @@ impl<R> fmt::Debug for CaptureReader<R> {
     }
 }
 
-/// Opens `path` as a buffered reader, transparently gunzipping it: a gzip file is inflated
-/// ahead on a thread of its own, which ends when the reader is dropped (see `gunzip.rs`: on
-/// the BTCUSDT recording that took a replay from the gzip file from 1.33 to 2.12 M messages/s,
-/// as fast as from an uncompressed copy).
+/// Opens `path` as a buffered reader, transparently gunzipping it. The file is read (and
+/// inflated) ahead on a thread of its own, which ends when the reader is dropped (see
+/// `read_ahead.rs`: on the BTCUSDT recording that took a replay from the gzip file from 1.33
+/// to 2.12 M messages/s, as fast as from an uncompressed copy).
 ///
 /// # Errors
-/// When the file cannot be opened or read, or the inflate thread cannot be spawned.
+/// When the file cannot be opened or read, or the thread cannot be spawned.
 pub fn open_maybe_gzip(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
     let mut file = BufReader::with_capacity(1 << 16, File::open(path)?);
-    let magic = file.fill_buf()?;
-    if magic.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(crate::gunzip::GunzipAhead::spawn(file)?))
+    let reader = if is_gzip(&mut file)? {
+        ReadAhead::gunzip(file)?
+    } else {
+        ReadAhead::spawn("read-ahead", file)?
+    };
+    Ok(Box::new(reader))
+}
+
+/// [`open_maybe_gzip`] without the thread, for reading a few lines.
+fn open_inline(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
+    let mut file = BufReader::with_capacity(1 << 16, File::open(path)?);
+    if is_gzip(&mut file)? {
+        let inflated = flate2::bufread::MultiGzDecoder::new(file);
+        Ok(Box::new(BufReader::with_capacity(1 << 16, inflated)))
     } else {
         Ok(Box::new(file))
     }
+}
+
+/// `true` when `file` starts with the gzip magic bytes (nothing is consumed).
+fn is_gzip(file: &mut impl BufRead) -> io::Result<bool> {
+    Ok(file.fill_buf()?.starts_with(&[0x1f, 0x8b]))
 }
 
 impl CaptureReader<Box<dyn BufRead + Send>> {
@@ -142,7 +160,7 @@ impl CaptureReader<Box<dyn BufRead + Send>> {
     /// # Errors
     /// When the file cannot be opened or read.
     pub fn open(path: &Path) -> io::Result<Self> {
-        let file_symbol = scan_file_symbol(open_maybe_gzip(path)?)?;
+        let file_symbol = scan_file_symbol(open_inline(path)?)?;
         let mut reader = Self::new(open_maybe_gzip(path)?);
         reader.file_symbol = file_symbol;
         Ok(reader)

@@ -19,12 +19,12 @@
 #![forbid(unsafe_code)]
 
 pub mod capture;
-mod gunzip;
 #[cfg(feature = "live")]
 pub mod live;
 #[cfg(feature = "mock")]
 pub mod mock;
 mod parser;
+mod read_ahead;
 pub mod streams;
 
 pub use parser::*;
