@@ -343,10 +343,14 @@ fn parse_time_prefix(s: &[u8]) -> Result<(i64, &[u8]), &'static str> {
 }
 
 /// The common case, `<at most 19 digits> `, read eight digits at a time as the frame scanner
-/// reads integers ([`crate::parser::digit_run`]); `None` sends anything else to the slow path,
+/// reads integers ([`crate::parser::digit_run`]), the usual 19 of a time in ns without a
+/// loop ([`crate::parser::nineteen_digits`]); `None` sends anything else to the slow path,
 /// which also decides every error.
 #[inline]
 fn ns_prefix(s: &[u8]) -> Option<(i64, &[u8])> {
+    if let Some(value) = crate::parser::nineteen_digits(s, b' ') {
+        return Some((i64::try_from(value).ok()?, s.get(20..)?));
+    }
     let (value, count) = crate::parser::digit_run(s, 0)?;
     if count == 0 || s.get(count) != Some(&b' ') {
         return None;

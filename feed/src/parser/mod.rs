@@ -16,8 +16,8 @@ use orderflow_core::{
 };
 
 pub use error::ParseError;
-pub(crate) use scan::digit_run;
 use scan::{Fast, PxQty};
+pub(crate) use scan::{digit_run, nineteen_digits};
 
 /// What a frame turned into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
