@@ -358,6 +358,20 @@ pub(crate) fn digit_run(buf: &[u8], start: usize) -> Option<(u64, usize)> {
     (count <= 19).then_some((acc, count))
 }
 
+/// The three little-endian words of `buf` from `start`; `None` with fewer than 24 bytes there.
+#[inline(always)]
+fn three_words(buf: &[u8], start: usize) -> Option<(u64, u64, u64)> {
+    let bytes = buf.get(start..start.checked_add(24)?)?;
+    match bytes.as_chunks::<8>() {
+        (&[a, b, c], []) => Some((
+            u64::from_le_bytes(a),
+            u64::from_le_bytes(b),
+            u64::from_le_bytes(c),
+        )),
+        _ => None,
+    }
+}
+
 /// [`digit_run`] for a run with at least 24 bytes after its start (`None` otherwise): the
 /// three words are loaded and classified independently, then the run's length picks how many
 /// digits of each count. A word-at-a-time loop instead makes each load wait for the previous
@@ -366,15 +380,7 @@ pub(crate) fn digit_run(buf: &[u8], start: usize) -> Option<(u64, usize)> {
 /// 4.4 % to 3.6 %.
 #[inline(always)]
 fn digit_run_wide(buf: &[u8], start: usize) -> Option<Option<(u64, usize)>> {
-    let bytes = buf.get(start..start.checked_add(24)?)?;
-    let (x0, x1, x2) = match bytes.as_chunks::<8>() {
-        (&[a, b, c], []) => (
-            u64::from_le_bytes(a),
-            u64::from_le_bytes(b),
-            u64::from_le_bytes(c),
-        ),
-        _ => return None,
-    };
+    let (x0, x1, x2) = three_words(buf, start)?;
     // Digits at the start of each word, 8 when it holds only digits.
     let (n0, n1, n2) = (
         first_flagged(non_digits(x0)),
@@ -408,15 +414,7 @@ fn digit_run_wide(buf: &[u8], start: usize) -> Option<Option<(u64, usize)>> {
 /// 10^19, so it never wraps.
 #[inline(always)]
 pub(crate) fn nineteen_digits(buf: &[u8], stop: u8) -> Option<u64> {
-    let bytes = buf.get(..24)?;
-    let (x0, x1, x2) = match bytes.as_chunks::<8>() {
-        (&[a, b, c], []) => (
-            u64::from_le_bytes(a),
-            u64::from_le_bytes(b),
-            u64::from_le_bytes(c),
-        ),
-        _ => return None,
-    };
+    let (x0, x1, x2) = three_words(buf, 0)?;
     // Digits in all of `x0` and `x1` and in the low three bytes of `x2`, `stop` in its fourth.
     let spoilt = non_digits(x0) | non_digits(x1) | (non_digits(x2) & 0x0080_8080);
     if spoilt != 0 || (x2 >> 24) as u8 != stop {
