@@ -37,13 +37,13 @@
 //!
 //! | case | `Book` | hftbacktest `ROIVectorMarketDepth` | `BTreeMap` |
 //! | --- | --- | --- | --- |
-//! | one level update + touch, real BTCUSDT stream | 10.7 ns | 16.0 ns | 75.4 ns |
-//! | one level update + touch, synthetic stream | 8.3 ns | 21.6 ns | 71.9 ns |
-//! | the same + top-20 walk of both sides (real) | 15.1 ns | 183 ns | 173 ns |
-//! | clear + load a 1000-level-per-side snapshot | 10.1 us | 186 us | 77 us |
+//! | one level update + touch, real BTCUSDT stream | 8.7 ns | 14.8 ns | 79.5 ns |
+//! | one level update + touch, synthetic stream | 9.1 ns | 22.8 ns | 74.8 ns |
+//! | the same + top-20 walk of both sides (real) | 13.7 ns | 197 ns | 202 ns |
+//! | clear + load a 1000-level-per-side snapshot | 8.2 us | 162 us | 75 us |
 //!
-//! The walk reads [`Book::head`]; the general [`Book::levels`] iterator costs 32 ns and
-//! `BookView::top_levels` into a buffer then a sum 46 ns for the same update + walk. Design
+//! The walk reads [`Book::head`]; the general [`Book::levels`] iterator costs 26 ns and
+//! `BookView::top_levels` into a buffer then a sum 51 ns for the same update + walk. Design
 //! decisions and their measurements are written down in `ladder.rs`.
 //!
 //! # Feature flags
