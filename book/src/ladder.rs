@@ -430,6 +430,10 @@ impl Ladder {
     }
 
     /// Keeps the top cache in step with an update at `o <= limit` from `old` to `q` (not both 0).
+    // `inline(always)`: out of line it cost a call and six register saves on one real update in
+    // ten; inlined, `book/update_touch/orderflow/real` went from 8.50 / 8.64 / 8.73 to 8.44 /
+    // 8.48 / 8.47 ns in three alternating runs.
+    #[inline(always)]
     fn update_top(&mut self, o: i64, old: i64, q: i64) {
         self.top_gen = self.top_gen.wrapping_add(1);
         // The number of cached keys below `o`: 20 independent compares, summed (vectorised);
