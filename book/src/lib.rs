@@ -37,13 +37,13 @@
 //!
 //! | case | `Book` | hftbacktest `ROIVectorMarketDepth` | `BTreeMap` |
 //! | --- | --- | --- | --- |
-//! | one level update + touch, real BTCUSDT stream | 8.7 ns | 14.8 ns | 79.5 ns |
-//! | one level update + touch, synthetic stream | 9.1 ns | 22.8 ns | 74.8 ns |
-//! | the same + top-20 walk of both sides (real) | 13.7 ns | 197 ns | 202 ns |
-//! | clear + load a 1000-level-per-side snapshot | 8.2 us | 162 us | 75 us |
+//! | one level update + touch, real BTCUSDT stream | 7.9 ns | 14.9 ns | 78.3 ns |
+//! | one level update + touch, synthetic stream | 5.4 ns | 22.1 ns | 77.2 ns |
+//! | the same + top-20 walk of both sides (real) | 12.1 ns | 192 ns | 182 ns |
+//! | clear + load a 1000-level-per-side snapshot | 10.8 us | 167 us | 77 us |
 //!
-//! The walk reads [`Book::head`]; the general [`Book::levels`] iterator costs 26 ns and
-//! `BookView::top_levels` into a buffer then a sum 51 ns for the same update + walk. Design
+//! The walk reads [`Book::head`]; the general [`Book::levels`] iterator costs 27 ns and
+//! `BookView::top_levels` into a buffer then a sum 49 ns for the same update + walk. Design
 //! decisions and their measurements are written down in `ladder.rs`.
 //!
 //! # Feature flags
