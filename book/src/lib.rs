@@ -32,17 +32,17 @@
 //! ```
 //!
 //! # Performance
-//! `cargo bench -p orderflow-benches --features hftbacktest --bench book` (DESIGN.md section 7),
-//! medians on the shared 2-core VM, every case of a row in the same run:
+//! `cargo bench -p orderflow-benches --features hftbacktest --bench book` (DESIGN.md section 7)
+//! on the shared 2-core VM; each cell is the median of the criterion medians of three full runs:
 //!
 //! | case | `Book` | hftbacktest `ROIVectorMarketDepth` | `BTreeMap` |
 //! | --- | --- | --- | --- |
-//! | one level update + touch, real BTCUSDT stream | 7.9 ns | 14.9 ns | 78.3 ns |
-//! | one level update + touch, synthetic stream | 5.4 ns | 22.1 ns | 77.2 ns |
-//! | the same + top-20 walk of both sides (real) | 12.1 ns | 192 ns | 182 ns |
-//! | clear + load a 1000-level-per-side snapshot | 10.8 us | 167 us | 77 us |
+//! | one level update + touch, real BTCUSDT stream | 7.8 ns | 15.3 ns | 79.8 ns |
+//! | one level update + touch, synthetic stream | 5.0 ns | 22.4 ns | 78.4 ns |
+//! | the same + top-20 walk of both sides (real) | 12.1 ns | 204 ns | 183 ns |
+//! | clear + load a 1000-level-per-side snapshot | 9.7 us | 169 us | 80 us |
 //!
-//! The walk reads [`Book::head`]; the general [`Book::levels`] iterator costs 27 ns and
+//! The walk reads [`Book::head`]; the general [`Book::levels`] iterator costs 28 ns and
 //! `BookView::top_levels` into a buffer then a sum 49 ns for the same update + walk. Design
 //! decisions and their measurements are written down in `ladder.rs`.
 //!
