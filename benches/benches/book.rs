@@ -50,6 +50,13 @@ impl Update {
     }
 }
 
+/// The input type of the contenders that take the stream as it is.
+impl From<&Update> for Update {
+    fn from(u: &Update) -> Self {
+        *u
+    }
+}
+
 /// A snapshot (bids then asks) and the level updates that follow it.
 struct Stream {
     name: &'static str,
@@ -210,8 +217,7 @@ fn synthetic_stream() -> Stream {
 /// loop that `base` includes.
 trait Contender {
     /// One level update as this contender takes it.
-    type Input: Copy;
-    fn input(u: &Update) -> Self::Input;
+    type Input: Copy + for<'a> From<&'a Update>;
     fn apply(&mut self, u: &Self::Input);
     /// Best bid and ask (any representation: the result only goes to `black_box`).
     fn touch(&self) -> (i64, i64);
@@ -226,10 +232,6 @@ struct Orderflow {
 
 impl Contender for Orderflow {
     type Input = Update;
-
-    fn input(u: &Update) -> Update {
-        *u
-    }
 
     #[inline(always)]
     fn apply(&mut self, u: &Update) {
@@ -265,10 +267,6 @@ struct OrderflowLevels(Orderflow);
 
 impl Contender for OrderflowLevels {
     type Input = Update;
-
-    fn input(u: &Update) -> Update {
-        *u
-    }
 
     #[inline(always)]
     fn apply(&mut self, u: &Update) {
@@ -307,10 +305,6 @@ struct OrderflowTopLevels(Orderflow, [BookLevel; 20]);
 impl Contender for OrderflowTopLevels {
     type Input = Update;
 
-    fn input(u: &Update) -> Update {
-        *u
-    }
-
     #[inline(always)]
     fn apply(&mut self, u: &Update) {
         self.0.apply(u);
@@ -345,10 +339,6 @@ struct BTree {
 
 impl Contender for BTree {
     type Input = Update;
-
-    fn input(u: &Update) -> Update {
-        *u
-    }
 
     #[inline(always)]
     fn apply(&mut self, u: &Update) {
@@ -403,11 +393,13 @@ mod hft {
         qty: f64,
     }
 
-    fn input(u: &Update) -> Input {
-        Input {
-            side: u.side,
-            px: u.px.to_f64(),
-            qty: u.qty.to_f64(),
+    impl From<&Update> for Input {
+        fn from(u: &Update) -> Self {
+            Self {
+                side: u.side,
+                px: u.px.to_f64(),
+                qty: u.qty.to_f64(),
+            }
         }
     }
 
@@ -429,10 +421,6 @@ mod hft {
 
     impl Contender for Roi {
         type Input = Input;
-
-        fn input(u: &Update) -> Input {
-            input(u)
-        }
 
         #[inline(always)]
         fn apply(&mut self, u: &Input) {
@@ -487,10 +475,6 @@ mod hft {
     impl Contender for Hash {
         type Input = Input;
 
-        fn input(u: &Update) -> Input {
-            input(u)
-        }
-
         #[inline(always)]
         fn apply(&mut self, u: &Input) {
             apply(&mut self.0, u);
@@ -542,7 +526,7 @@ fn load<C: Contender>(c: &mut C, snapshot: &[C::Input]) {
 
 /// `updates` in the contender's input type.
 fn inputs<C: Contender>(updates: &[Update]) -> Vec<C::Input> {
-    updates.iter().map(C::input).collect()
+    updates.iter().map(C::Input::from).collect()
 }
 
 /// A contender loaded with the stream's snapshot and taken once through the whole stream.
