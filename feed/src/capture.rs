@@ -22,13 +22,15 @@
 //! of the file ([`FILE_SYMBOL_SCAN_LINES`]); a wrapped snapshot
 //! (`{"stream":"<symbol>@depthSnapshot","data":{..}}`, the form our own captures write) names
 //! its own. [`MergedCapture`] interleaves several files (a cryptofeed ws file and its http file)
-//! by receive time.
+//! by receive time; it reads each file with a [`CaptureReader`] on a thread of its own
+//! ([`FramesAhead`]), which hands the frames over in blocks.
 
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+pub use crate::read_ahead::FramesAhead;
 use crate::read_ahead::ReadAhead;
 
 use orderflow_core::{MAX_SYMBOL_LEN, SymbolName};
@@ -98,6 +100,18 @@ enum LineKind {
     Skip,
 }
 
+/// The frames of one capture file, as [`MergedCapture`] reads them: a [`CaptureReader`] on
+/// this thread, or a [`FramesAhead`] that reads and splits the lines on a thread of its own.
+pub trait FrameSource {
+    /// The next data line, `None` at the end of the file; a bad line is an error, and calling
+    /// again continues with the next (see [`CaptureReader::next_frame`]).
+    fn next_frame(&mut self) -> Option<Result<Frame<'_>, CaptureError>>;
+
+    /// The bytes of the frame [`Self::next_frame`] returned last, again (they stay until the
+    /// next call).
+    fn last_json(&mut self) -> &[u8];
+}
+
 /// Reads frames from one capture file.
 pub struct CaptureReader<R> {
     input: R,
@@ -138,14 +152,14 @@ pub fn open_maybe_gzip(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
     Ok(Box::new(reader))
 }
 
-/// [`open_maybe_gzip`] without the thread, for reading a few lines.
-fn open_inline(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
+/// [`open_maybe_gzip`] without the thread, and whether the file is gzip.
+fn open_inline(path: &Path) -> io::Result<(Box<dyn BufRead + Send>, bool)> {
     let mut file = BufReader::with_capacity(1 << 16, File::open(path)?);
     if is_gzip(&mut file)? {
         let inflated = flate2::bufread::MultiGzDecoder::new(file);
-        Ok(Box::new(BufReader::with_capacity(1 << 16, inflated)))
+        Ok((Box::new(BufReader::with_capacity(1 << 16, inflated)), true))
     } else {
-        Ok(Box::new(file))
+        Ok((Box::new(file), false))
     }
 }
 
@@ -160,7 +174,7 @@ impl CaptureReader<Box<dyn BufRead + Send>> {
     /// # Errors
     /// When the file cannot be opened or read.
     pub fn open(path: &Path) -> io::Result<Self> {
-        let file_symbol = scan_file_symbol(open_inline(path)?)?;
+        let file_symbol = scan_file_symbol(open_inline(path)?.0)?;
         let mut reader = Self::new(open_maybe_gzip(path)?);
         reader.file_symbol = file_symbol;
         Ok(reader)
@@ -284,6 +298,16 @@ impl<R: BufRead> CaptureReader<R> {
             Ok(buf) => trim_eol(buf.get(..pending).unwrap_or_default()),
             Err(_) => &[],
         }
+    }
+}
+
+impl<R: BufRead> FrameSource for CaptureReader<R> {
+    fn next_frame(&mut self) -> Option<Result<Frame<'_>, CaptureError>> {
+        CaptureReader::next_frame(self)
+    }
+
+    fn last_json(&mut self) -> &[u8] {
+        CaptureReader::last_json(self)
     }
 }
 
@@ -498,11 +522,11 @@ pub fn companion_http_files(ws_path: &Path) -> io::Result<Vec<PathBuf>> {
 /// Frames of several capture files interleaved by receive time (ties: the earlier file first).
 ///
 /// Each file must itself be in receive-time order, as captures are.
-pub struct MergedCapture<R> {
-    readers: Vec<Source<R>>,
+pub struct MergedCapture<S = FramesAhead> {
+    readers: Vec<Source<S>>,
 }
 
-impl<R> fmt::Debug for MergedCapture<R> {
+impl<S: fmt::Debug> fmt::Debug for MergedCapture<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
             .entries(self.readers.iter().map(|s| (&s.path, &s.reader)))
@@ -510,8 +534,10 @@ impl<R> fmt::Debug for MergedCapture<R> {
     }
 }
 
-struct Source<R> {
-    reader: CaptureReader<R>,
+struct Source<S> {
+    reader: S,
+    /// The file is gzip (inflated by `reader`).
+    gzip: bool,
     path: PathBuf,
     /// The next frame: its bytes stay in `reader` ([`CaptureReader::last_json`]) until it is
     /// handed out.
@@ -555,17 +581,22 @@ impl std::error::Error for MergedError {
     }
 }
 
-impl MergedCapture<Box<dyn BufRead + Send>> {
-    /// Opens every file; see [`CaptureReader::open`].
+impl MergedCapture {
+    /// Opens every file, each read on a thread of its own ([`FramesAhead`]); a bare snapshot's
+    /// symbol hint is found as [`CaptureReader::open`] finds it.
     ///
     /// # Errors
-    /// When a file cannot be opened or read.
+    /// When a file cannot be opened or read, or a thread cannot be spawned.
     pub fn open(paths: &[PathBuf]) -> io::Result<Self> {
         let readers = paths
             .iter()
             .map(|p| {
+                let file_symbol = scan_file_symbol(open_inline(p)?.0)?;
+                let (input, gzip) = open_inline(p)?;
+                let reader = CaptureReader::new(input).with_file_symbol(file_symbol);
                 Ok(Source {
-                    reader: CaptureReader::open(p)?,
+                    reader: FramesAhead::spawn(reader)?,
+                    gzip,
                     path: p.clone(),
                     head: None,
                 })
@@ -575,7 +606,17 @@ impl MergedCapture<Box<dyn BufRead + Send>> {
     }
 }
 
-impl<R: BufRead> MergedCapture<R> {
+impl<S> MergedCapture<S> {
+    /// How many of the files are gzip. Their reading threads inflate as well as split lines,
+    /// which keeps each about as busy as parsing the frames would (the BTCUSDT recording);
+    /// a plain file's thread mostly waits.
+    #[must_use]
+    pub fn gzip_files(&self) -> usize {
+        self.readers.iter().filter(|s| s.gzip).count()
+    }
+}
+
+impl<S: FrameSource> MergedCapture<S> {
     /// The next frame in receive-time order, `None` when every file is exhausted.
     ///
     /// # Errors
@@ -612,7 +653,7 @@ impl<R: BufRead> MergedCapture<R> {
     }
 }
 
-impl<R: BufRead> Source<R> {
+impl<S: FrameSource> Source<S> {
     /// Loads the next frame into `head`/`bytes`; leaves `head` empty at the end of the file.
     fn refill(&mut self) -> Result<(), CaptureError> {
         match self.reader.next_frame() {
@@ -788,6 +829,7 @@ mod tests {
                     .into_iter()
                     .map(|(text, p)| Source {
                         reader: CaptureReader::new(BufReader::with_capacity(capacity, text)),
+                        gzip: false,
                         path: PathBuf::from(p),
                         head: None,
                     })

@@ -1,7 +1,7 @@
 //! Raw capture files as an event source.
 
 use std::fmt;
-use std::io::{self, BufRead};
+use std::io;
 use std::path::PathBuf;
 
 use orderflow_core::{Event, EventSink, Flags, Level, SymbolId, SymbolName, SymbolTable};
@@ -77,7 +77,7 @@ pub struct Message<'a> {
 /// Frames of one or more capture files, parsed into events in receive order.
 #[derive(Debug)]
 pub struct CaptureSource {
-    capture: MergedCapture<Box<dyn BufRead + Send>>,
+    capture: MergedCapture,
     parser: FrameParser,
     events: Vec<Event>,
     stats: InputStats,

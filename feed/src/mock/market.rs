@@ -690,7 +690,7 @@ pub enum Pace {
 
 /// Serves a raw capture's frames with their original (scaled) spacing.
 pub(crate) struct CaptureMarket {
-    capture: MergedCapture<Box<dyn std::io::BufRead + Send>>,
+    capture: MergedCapture,
     parser: FrameParser,
     events: Vec<Event>,
     pace: Pace,
