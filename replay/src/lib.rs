@@ -9,8 +9,9 @@
 //!   reports the [`FeatureDigest`](orderflow_features::FeatureDigest) of everything the
 //!   features produced, with counts and messages per second ([`ReplayReport`]).
 //! - [`Source`] is the input: a [`LogSource`] (a log written by the recorder, validated once,
-//!   walked zero-copy) or a [`CaptureSource`] (capture files parsed on the fly, one frame at a
-//!   time, in receive order).
+//!   walked zero-copy) or a [`CaptureSource`] (capture files parsed on the fly, in receive
+//!   order; a replay reads and splits the lines on one thread and parses the frames on another
+//!   while the pipeline runs on its own, when the machine has the cores for it).
 //! - [`import`] converts raw captures and Binance historical CSVs into a log.
 //!
 //! ```no_run
