@@ -15,7 +15,8 @@
 //! flight, the used ones sent back to be refilled), so it runs at most that far ahead and
 //! blocks, never spins, when it is there. A read or inflate error reaches the reader in
 //! order, after everything read before it; a thread that died is an error too, never the
-//! end of the input. Dropping the reader stops the thread at its next chunk and joins it.
+//! end of the input. Dropping the reader stops the thread at its next chunk and joins it
+//! ([`Ahead`] holds the reader's end of this for both).
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -33,15 +34,86 @@ const CHUNK: usize = 1 << 18;
 /// Chunks in flight: one being inflated, one being read, the rest queued.
 const CHUNKS: usize = 4;
 
+/// The reader's end of a reading thread: filled chunks (`F`) arrive on one bounded channel,
+/// read ones (`E`) go back on another. Dropping it closes both, which stops the thread at its
+/// next send or receive, and joins the thread.
+struct Ahead<F, E> {
+    full: Option<Receiver<F>>,
+    empty: Option<SyncSender<E>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl<F: Send + 'static, E: Send + 'static> Ahead<F, E> {
+    /// Runs `work` on a new thread named `name`, with the thread's ends of both channels.
+    fn spawn<W>(name: &str, work: W) -> io::Result<Self>
+    where
+        W: FnOnce(&SyncSender<F>, &Receiver<E>) + Send + 'static,
+    {
+        let (full_tx, full) = sync_channel::<F>(CHUNKS);
+        let (empty, empty_rx) = sync_channel::<E>(CHUNKS);
+        let thread = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || work(&full_tx, &empty_rx))?;
+        Ok(Self {
+            full: Some(full),
+            empty: Some(empty),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl<F, E> Ahead<F, E> {
+    /// The next filled chunk; `Ok(None)` once the thread has finished. A thread that died
+    /// instead of finishing is an error (once), never the end of the input.
+    fn next(&mut self) -> io::Result<Option<F>> {
+        if let Some(Ok(chunk)) = self.full.as_ref().map(Receiver::recv) {
+            return Ok(Some(chunk));
+        }
+        self.full = None;
+        if let Some(thread) = self.thread.take() {
+            let name = thread.thread().name().unwrap_or("reading").to_owned();
+            if thread.join().is_err() {
+                return Err(io::Error::other(format!("the {name} thread panicked")));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Hands a read chunk back for refilling (dropped when the thread has finished).
+    fn give_back(&self, chunk: E) {
+        if let Some(empty) = &self.empty {
+            let _ = empty.try_send(chunk);
+        }
+    }
+}
+
+impl<F, E> Drop for Ahead<F, E> {
+    fn drop(&mut self) {
+        self.full = None;
+        self.empty = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// For a reading thread: the next chunk to fill, made by `new` while fewer than [`CHUNKS`]
+/// exist (`fresh` counts down those still to make), else the next one the reader gave back;
+/// `None` once the reader is gone.
+fn to_fill<E>(fresh: &mut usize, empty: &Receiver<E>, new: impl FnOnce() -> E) -> Option<E> {
+    if *fresh > 0 {
+        *fresh -= 1;
+        return Some(new());
+    }
+    empty.recv().ok()
+}
+
 /// The bytes of an input, read ahead on a thread of its own.
 pub(crate) struct ReadAhead {
     /// The chunk being read, and how far.
     chunk: Vec<u8>,
     pos: usize,
-    full: Option<Receiver<io::Result<Vec<u8>>>>,
-    /// Read chunks, back to the thread for refilling.
-    empty: Option<SyncSender<Vec<u8>>>,
-    thread: Option<JoinHandle<()>>,
+    thread: Ahead<io::Result<Vec<u8>>, Vec<u8>>,
 }
 
 impl ReadAhead {
@@ -70,17 +142,10 @@ impl ReadAhead {
         R: Read,
         M: FnOnce() -> R + Send + 'static,
     {
-        let (full_tx, full) = sync_channel::<io::Result<Vec<u8>>>(CHUNKS);
-        let (empty, empty_rx) = sync_channel::<Vec<u8>>(CHUNKS);
-        let thread = std::thread::Builder::new()
-            .name(name.to_owned())
-            .spawn(move || read_chunks(make(), &full_tx, &empty_rx))?;
         Ok(Self {
             chunk: Vec::new(),
             pos: 0,
-            full: Some(full),
-            empty: Some(empty),
-            thread: Some(thread),
+            thread: Ahead::spawn(name, move |full, empty| read_chunks(make(), full, empty))?,
         })
     }
 }
@@ -93,16 +158,7 @@ fn read_chunks(
     empty: &Receiver<Vec<u8>>,
 ) {
     let mut fresh = CHUNKS;
-    loop {
-        let mut chunk = if fresh > 0 {
-            fresh -= 1;
-            Vec::with_capacity(CHUNK)
-        } else {
-            match empty.recv() {
-                Ok(chunk) => chunk,
-                Err(_) => return,
-            }
-        };
+    while let Some(mut chunk) = to_fill(&mut fresh, empty, || Vec::with_capacity(CHUNK)) {
         chunk.clear();
         // `read_to_end` keeps the bytes it read before an error, and retries interrupted
         // reads; `Ok(true)` while the input may go on.
@@ -143,10 +199,7 @@ pub struct FramesAhead {
     /// The block being read, and the index of its next entry.
     block: FrameBlock,
     next: usize,
-    full: Option<Receiver<FrameBlock>>,
-    /// Read blocks, back to the thread for refilling.
-    empty: Option<SyncSender<FrameBlock>>,
-    thread: Option<JoinHandle<()>>,
+    thread: Ahead<FrameBlock, FrameBlock>,
 }
 
 /// Frames of consecutive lines: their bytes one after another, and each line's place.
@@ -186,46 +239,27 @@ impl FramesAhead {
     /// # Errors
     /// When the thread cannot be spawned.
     pub(crate) fn spawn<R: BufRead + Send + 'static>(reader: CaptureReader<R>) -> io::Result<Self> {
-        let (full_tx, full) = sync_channel::<FrameBlock>(CHUNKS);
-        let (empty, empty_rx) = sync_channel::<FrameBlock>(CHUNKS);
-        let thread = std::thread::Builder::new()
-            .name("frames".to_owned())
-            .spawn(move || split_frames(reader, &full_tx, &empty_rx))?;
         Ok(Self {
             block: FrameBlock::default(),
             next: 0,
-            full: Some(full),
-            empty: Some(empty),
-            thread: Some(thread),
+            thread: Ahead::spawn("frames", move |full, empty| {
+                split_frames(reader, full, empty);
+            })?,
         })
     }
 
     /// Moves to the next block; `Ok(false)` at the end of the input.
     fn next_block(&mut self) -> Result<bool, CaptureError> {
-        match self.full.as_ref().map(Receiver::recv) {
-            Some(Ok(block)) => {
+        self.next = 0;
+        match self.thread.next()? {
+            Some(block) => {
                 let mut used = std::mem::replace(&mut self.block, block);
-                self.next = 0;
-                if let Some(empty) = &self.empty {
-                    used.clear();
-                    // The thread may have finished: then the block is simply dropped.
-                    let _ = empty.try_send(used);
-                }
+                used.clear();
+                self.thread.give_back(used);
                 Ok(true)
             }
-            Some(Err(_)) | None => {
-                self.full = None;
+            None => {
                 self.block.clear();
-                self.next = 0;
-                // A thread that died instead of finishing must not pass for the end of the
-                // input.
-                if let Some(thread) = self.thread.take()
-                    && thread.join().is_err()
-                {
-                    return Err(CaptureError::Io(io::Error::other(
-                        "the capture reading thread panicked",
-                    )));
-                }
                 Ok(false)
             }
         }
@@ -240,19 +274,11 @@ fn split_frames<R: BufRead>(
     empty: &Receiver<FrameBlock>,
 ) {
     let mut fresh = CHUNKS;
-    loop {
-        let mut block = if fresh > 0 {
-            fresh -= 1;
-            FrameBlock {
-                bytes: Vec::with_capacity(CHUNK + (1 << 16)),
-                ..FrameBlock::default()
-            }
-        } else {
-            match empty.recv() {
-                Ok(block) => block,
-                Err(_) => return,
-            }
-        };
+    let new = || FrameBlock {
+        bytes: Vec::with_capacity(CHUNK + (1 << 16)),
+        ..FrameBlock::default()
+    };
+    while let Some(mut block) = to_fill(&mut fresh, empty, new) {
         let mut more = true;
         while more && block.bytes.len() < CHUNK {
             match reader.next_frame() {
@@ -338,17 +364,6 @@ impl fmt::Debug for FramesAhead {
     }
 }
 
-impl Drop for FramesAhead {
-    fn drop(&mut self) {
-        // Closing both channels stops the thread at its next send or receive.
-        self.full = None;
-        self.empty = None;
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
 impl Read for ReadAhead {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let available = self.fill_buf()?;
@@ -364,36 +379,21 @@ impl Read for ReadAhead {
 impl BufRead for ReadAhead {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         if self.pos >= self.chunk.len() {
-            let next = self.full.as_ref().map(Receiver::recv);
-            match next {
-                Some(Ok(Ok(chunk))) => {
+            self.pos = 0;
+            match self.thread.next()? {
+                Some(Ok(chunk)) => {
                     let used = std::mem::replace(&mut self.chunk, chunk);
-                    self.pos = 0;
-                    if let Some(empty) = &self.empty
-                        && used.capacity() > 0
-                    {
-                        // The thread may have finished: then the chunk is simply dropped.
-                        let _ = empty.try_send(used);
+                    if used.capacity() > 0 {
+                        self.thread.give_back(used);
                     }
                 }
-                Some(Ok(Err(e))) => {
-                    // Reported once; the thread has stopped, so the input ends here.
-                    self.full = None;
+                // Reported once; the thread has stopped after sending it, so the input ends
+                // here.
+                Some(Err(e)) => {
+                    self.chunk.clear();
                     return Err(e);
                 }
-                // The input is over (the thread finished), or was over already.
-                Some(Err(_)) | None => {
-                    self.full = None;
-                    self.chunk.clear();
-                    self.pos = 0;
-                    // A thread that died instead of finishing must not pass for the end of
-                    // the input.
-                    if let Some(thread) = self.thread.take()
-                        && thread.join().is_err()
-                    {
-                        return Err(io::Error::other("the read-ahead thread panicked"));
-                    }
-                }
+                None => self.chunk.clear(),
             }
         }
         Ok(self.chunk.get(self.pos..).unwrap_or_default())
@@ -401,17 +401,6 @@ impl BufRead for ReadAhead {
 
     fn consume(&mut self, amt: usize) {
         self.pos = (self.pos + amt).min(self.chunk.len());
-    }
-}
-
-impl Drop for ReadAhead {
-    fn drop(&mut self) {
-        // Closing both channels stops the thread at its next send or receive.
-        self.full = None;
-        self.empty = None;
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
