@@ -174,10 +174,14 @@ impl CaptureReader<Box<dyn BufRead + Send>> {
     /// # Errors
     /// When the file cannot be opened or read.
     pub fn open(path: &Path) -> io::Result<Self> {
+        Self::with_symbol_of(path, open_maybe_gzip(path)?)
+    }
+
+    /// Reads `input`, the file at `path` opened, with the file's symbol found by a second
+    /// pass over its first lines.
+    fn with_symbol_of(path: &Path, input: Box<dyn BufRead + Send>) -> io::Result<Self> {
         let file_symbol = scan_file_symbol(open_inline(path)?.0)?;
-        let mut reader = Self::new(open_maybe_gzip(path)?);
-        reader.file_symbol = file_symbol;
-        Ok(reader)
+        Ok(Self::new(input).with_file_symbol(file_symbol))
     }
 }
 
@@ -591,11 +595,9 @@ impl MergedCapture {
         let readers = paths
             .iter()
             .map(|p| {
-                let file_symbol = scan_file_symbol(open_inline(p)?.0)?;
                 let (input, gzip) = open_inline(p)?;
-                let reader = CaptureReader::new(input).with_file_symbol(file_symbol);
                 Ok(Source {
-                    reader: FramesAhead::spawn(reader)?,
+                    reader: FramesAhead::spawn(CaptureReader::with_symbol_of(p, input)?)?,
                     gzip,
                     path: p.clone(),
                     head: None,

@@ -311,9 +311,9 @@ const BATCHES: usize = 4;
 /// Parsed records on their way from the parsing thread, in input order.
 struct Batch {
     records: Vec<Record>,
-    /// The events [`Record::Event`] points into.
+    /// The events, one per [`Record::Event`], in the same order.
     events: Vec<Event>,
-    /// The bad lines [`Record::Bad`] points into.
+    /// The bad lines, one per [`Record::Bad`], in the same order.
     bad: Vec<BadInput>,
 }
 
