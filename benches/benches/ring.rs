@@ -15,7 +15,10 @@
 //!   20-level depth diff, published whole as the engine's feed does): `try_write` + `publish`
 //!   for ours, `write_chunk_uninit` for rtrb, one push each for `ArrayQueue` (no batch API).
 //!
-//! In each group: `orderflow` (the engine's hand-written ring), `crossbeam_array_queue`
+//! - group `ring_message`: a 41-record venue message through our ring, published at once and
+//!   answered with one event; 128-byte `Event`s against 136-byte ones (see [`message`]).
+//!
+//! In each group but the last: `orderflow` (the engine's hand-written ring), `crossbeam_array_queue`
 //! (crossbeam-queue's MPMC `ArrayQueue`, the named baseline) and `rtrb` (the reference SPSC),
 //! all with 1024 slots.
 //!
@@ -345,6 +348,82 @@ fn stream_base(c: &mut Criterion) {
     group.finish();
 }
 
+/// Records in a message of group `ring_message`: a depth diff's header and 40 levels (the
+/// BTCUSDT recording's diffs have 37 records at the median).
+const MESSAGE: u64 = 41;
+
+/// An event with a separate `u64` beside it: 136 bytes, so three cache lines a slot.
+#[derive(Clone, Copy)]
+#[expect(
+    dead_code,
+    reason = "only its size matters: the bench copies it through the ring"
+)]
+struct EventAndStamp {
+    event: Event,
+    stamp: u64,
+}
+
+/// Group `ring_message`: one venue message of [`MESSAGE`] records, written into our ring and
+/// published at once, read whole by the other thread, which answers with one event on a
+/// second ring; the figure is the round trip per message. `event_128B` sends `Event`s (the
+/// engine's slots, two cache lines each), `event_and_u64_136B` an `Event` plus a `u64` (three
+/// lines each): what a separate parse stamp beside each event would cost.
+fn message<T: Copy + Send + 'static>(
+    c: &mut Criterion,
+    name: &str,
+    make: fn(u64) -> T,
+    main_core: Option<core_affinity::CoreId>,
+    other: Option<core_affinity::CoreId>,
+) {
+    let (mut tx, mut rx) = orderflow_engine::ring::ring::<T>(CAPACITY);
+    let (mut ack_tx, mut ack_rx) = orderflow_engine::ring::ring::<Event>(CAPACITY);
+    let stop = Arc::new(AtomicBool::new(false));
+    let echo_stop = Arc::clone(&stop);
+    let echo = thread::spawn(move || {
+        pin(other);
+        let mut got = 0;
+        while !echo_stop.load(Ordering::Relaxed) {
+            if let Ok(record) = rx.try_pop() {
+                black_box(record);
+                got += 1;
+                if got == MESSAGE {
+                    got = 0;
+                    while ack_tx.try_push(event(0)).is_err() {
+                        std::hint::spin_loop();
+                    }
+                }
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+    });
+    pin(main_core);
+    let mut group = c.benchmark_group("ring_message");
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for i in 0..iters {
+                for j in 0..MESSAGE {
+                    let mut record = make(i + j);
+                    while let Err(full) = tx.try_write(record) {
+                        record = full.into_inner();
+                        tx.publish();
+                        std::hint::spin_loop();
+                    }
+                }
+                tx.publish();
+                while ack_rx.try_pop().is_err() {
+                    std::hint::spin_loop();
+                }
+            }
+            start.elapsed()
+        });
+    });
+    group.finish();
+    stop.store(true, Ordering::Relaxed);
+    let _ = echo.join();
+}
+
 fn benches(c: &mut Criterion) {
     let (main_core, other) = match cores() {
         Some((a, b)) => (Some(a), Some(b)),
@@ -363,6 +442,17 @@ fn benches(c: &mut Criterion) {
         stream::<Crossbeam>(c, main_core, other, batch);
         stream::<Rtrb>(c, main_core, other, batch);
     }
+    message(c, "event_128B", event, main_core, other);
+    message(
+        c,
+        "event_and_u64_136B",
+        |i| EventAndStamp {
+            event: event(i),
+            stamp: i,
+        },
+        main_core,
+        other,
+    );
 }
 
 criterion_group! {

@@ -84,9 +84,9 @@
 //!
 //! | case | `base` | ours | crossbeam `ArrayQueue` | rtrb |
 //! | --- | --- | --- | --- | --- |
-//! | one hop (half a ping-pong) | 134 ns | 228 ns | 306 ns (1.35x) | 241 ns (1.06x) |
-//! | streaming, per event | 1.7 ns | 40 ns | 66 ns (1.65x) | 63 ns (1.56x) |
-//! | streaming, published 21 at a time | | 22 ns | 73 ns (3.3x) | 77 ns (3.4x) |
+//! | one hop (half a ping-pong) | 149 ns | 234 ns | 327 ns (1.40x) | 265 ns (1.13x) |
+//! | streaming, per event | 1.9 ns | 31 ns | 71 ns (2.3x) | 81 ns (2.6x) |
+//! | streaming, published 21 at a time | | 25 ns | 85 ns (3.4x) | 82 ns (3.3x) |
 //!
 //! The batched row is how the engine's feed uses the ring: every record of a venue message is
 //! staged and the message published at its last record (rtrb through `write_chunk_uninit`,
@@ -100,6 +100,13 @@
 //! 134 ns one way here, against the 110 ns the target assumed, and a hop moves the counter's
 //! line and then the slot's lines, two transfers in a row; streaming whole 128-byte events
 //! moves two cache lines per event across cores.
+//!
+//! Slot size matters as much as the ring: a slot of the engine ring is exactly one 128-byte
+//! event, two cache lines, because the feed's parse stamp rides in the event's padding
+//! (`threads.rs`, `Stamped`) instead of in a `u64` beside it, which would make each slot 136
+//! bytes, three lines. Group `ring_message` of the same run sends a 41-record depth message
+//! through the ring and back as one event: 2.73 us a round trip with 128-byte records against
+//! 3.07 us with 136-byte ones (11% less); two earlier runs gave 2.81/3.01 and 2.57/3.02 us.
 //!
 //! # Feature flags
 //! None. `--cfg loom` swaps the ring's atomics for loom's (tests only).

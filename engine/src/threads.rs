@@ -1,7 +1,7 @@
 //! The loops of the feed, engine and recorder threads (DESIGN.md section 2).
 //!
 //! ```text
-//!  feed thread ──Stamped<Event>──► engine thread ──Event──► recorder thread
+//!  feed thread ──Stamped(Event)──► engine thread ──Event──► recorder thread
 //!   EventSource      (BlockSpin)     Pipeline      (policy)   RecordSink
 //!      ▲                              │ Strategy
 //!      └──────── SymbolId ────────────┤ (snapshot requests, count-and-skip)
@@ -33,12 +33,56 @@ use crate::source::{EventSource, RecvClock, SourcePoll};
 use crate::strategy::{Strategy, StrategyContext};
 use crate::wait::{Signal, WaitStrategy};
 
-/// An event with the monotonic time the feed thread received it from the source.
+/// An event on its way from the feed thread to the engine thread, carrying the monotonic time
+/// ([`Clock::now_ns`]) the source handed its batch over in the event's five padding bytes: the
+/// low [`STAMP_BITS`] bits, about 18 minutes of nanoseconds, which is all a latency needs. An
+/// engine ring slot is then the event's own two cache lines; a separate `u64` stamp made it
+/// three, a third more line transfers for every record of a depth message (the engine crate's
+/// docs, "Rings", have the measurement).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Stamped {
-    pub(crate) event: Event,
-    /// [`Clock::now_ns`] when the source handed the event's batch over.
-    pub(crate) parsed_ns: u64,
+#[repr(transparent)]
+pub(crate) struct Stamped(Event);
+
+/// Bytes of the feed's stamp an engine ring slot carries: all of `Event::_reserved`.
+const STAMP_BYTES: usize = 5;
+/// Bits of the feed's stamp an engine ring slot carries.
+const STAMP_BITS: u32 = 8 * STAMP_BYTES as u32;
+const STAMP_MASK: u64 = (1 << STAMP_BITS) - 1;
+
+const _: () = assert!(size_of::<Stamped>() == size_of::<Event>());
+
+impl Stamped {
+    #[inline]
+    fn new(mut event: Event, parsed_ns: u64) -> Self {
+        let bytes = parsed_ns.to_le_bytes();
+        event._reserved = [bytes[0], bytes[1], bytes[2], bytes[3], bytes[4]];
+        Self(event)
+    }
+
+    /// The event, its padding zeroed again, and the stamp.
+    #[inline]
+    fn open(self) -> (Event, Stamp) {
+        let mut event = self.0;
+        let [b0, b1, b2, b3, b4] = event._reserved;
+        event._reserved = [0; STAMP_BYTES];
+        (
+            event,
+            Stamp(u64::from_le_bytes([b0, b1, b2, b3, b4, 0, 0, 0])),
+        )
+    }
+}
+
+/// The low [`STAMP_BITS`] bits of a [`Clock::now_ns`] reading.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Stamp(u64);
+
+impl Stamp {
+    /// Nanoseconds from the stamp to `now_ns`, a later reading of the same clock, modulo
+    /// 2^[`STAMP_BITS`]: exact for any latency under about 18 minutes.
+    #[inline]
+    fn elapsed_to(self, now_ns: u64) -> u64 {
+        now_ns.wrapping_sub(self.0) & STAMP_MASK
+    }
 }
 
 /// Where the recorder thread writes: a [`LogWriter`], or anything else that stores events.
@@ -97,7 +141,7 @@ impl<W: WaitStrategy> EventSink for FeedSink<W> {
                 t
             }
         };
-        let item = Stamped { event, parsed_ns };
+        let item = Stamped::new(event, parsed_ns);
         let sent = self
             .tx
             .send_record(item, event.is_last(), Backpressure::BlockSpin, self.wait);
@@ -225,7 +269,7 @@ struct EngineSink<S, W> {
     clock: Clock,
     latency: ThreadLatency,
     // Per event.
-    parsed_ns: u64,
+    parsed: Stamp,
     recv_ns: i64,
     applied_ns: Option<u64>,
     emitted: bool,
@@ -295,7 +339,7 @@ impl<S: Strategy, W: WaitStrategy> FeatureSink for EngineSink<S, W> {
                 .record(APPLIED_TO_FEATURES, now.saturating_sub(applied));
         }
         self.latency
-            .record(PARSED_TO_FEATURES, now.saturating_sub(self.parsed_ns));
+            .record(PARSED_TO_FEATURES, self.parsed.elapsed_to(now));
         self.stats.feature_events += 1;
         self.digest.event_features(symbol, features);
         self.emitted = true;
@@ -323,7 +367,7 @@ impl<S: Strategy, W: WaitStrategy> PipelineSink for EngineSink<S, W> {
         let now = self.clock.now_ns();
         self.applied_ns = Some(now);
         self.latency
-            .record(PARSED_TO_APPLIED, now.saturating_sub(self.parsed_ns));
+            .record(PARSED_TO_APPLIED, self.parsed.elapsed_to(now));
     }
 
     fn status(&mut self, event: &Event) {
@@ -385,7 +429,7 @@ impl<S: Strategy, W: WaitStrategy> EngineThread<S, W> {
             wait,
             clock,
             latency,
-            parsed_ns: 0,
+            parsed: Stamp::default(),
             recv_ns: 0,
             applied_ns: None,
             emitted: false,
@@ -408,9 +452,9 @@ impl<S: Strategy, W: WaitStrategy> EngineThread<S, W> {
                 }
             };
             step = 0;
-            let event = item.event;
+            let (event, parsed) = item.open();
             sink.record(&event);
-            sink.parsed_ns = item.parsed_ns;
+            sink.parsed = parsed;
             sink.recv_ns = event.recv_ns;
             sink.applied_ns = None;
             sink.emitted = false;
@@ -499,5 +543,47 @@ impl<W: WaitStrategy> RecorderThread<W> {
             outcome.error.get_or_insert_with(|| e.to_string());
         }
         outcome
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use orderflow_core::{Body, BookSide, Flags, Level, Px, Qty};
+
+    use super::*;
+
+    fn level() -> Event {
+        Event::new(
+            1_723_075_200_123_456_789,
+            SymbolId(3),
+            Body::Level(Level {
+                px: Px(5_712_340),
+                qty: Qty(1_500),
+                side: BookSide::Ask,
+                _reserved: [0; 7],
+            }),
+        )
+        .with_flags(Flags::LAST)
+    }
+
+    #[test]
+    fn a_stamped_event_comes_back_whole_with_its_latency() {
+        let event = level();
+        for (parsed, now) in [
+            (0, 0),
+            (1_000, 1_250),
+            (STAMP_MASK - 10, STAMP_MASK + 90),
+            (3 * STAMP_MASK + 7, 3 * STAMP_MASK + 7 + 5_000_000_000),
+            (u64::MAX - 100, u64::MAX),
+        ] {
+            let (back, stamp) = Stamped::new(event, parsed).open();
+            assert_eq!(back, event, "the padding is zero again");
+            assert_eq!(
+                stamp.elapsed_to(now),
+                now - parsed,
+                "parsed {parsed} now {now}"
+            );
+        }
+        assert_ne!(Stamped::new(event, 0x12_3456_789a).0._reserved, [0; 5]);
     }
 }
