@@ -215,6 +215,10 @@ async fn read_loop(
                 if tx.send(Inbound::Frame { route, recv_ns, text }).await.is_err() {
                     return "source gone".to_owned();
                 }
+                // Let the feed thread's `block_on` return with this frame now, rather than
+                // after this task's next read (a socket read, often empty, and a new stall
+                // timer): `bench latency`, receive->parsed p50 from 4.3-4.6 us to 2.4-2.5 us.
+                tokio::task::yield_now().await;
             }
         }
     }
