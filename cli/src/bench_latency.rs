@@ -8,6 +8,8 @@
 //! reader task has the frame (after the kernel and the websocket decoder), so loopback
 //! transport itself is not in the figures.
 //!
+//! `--pin` pins any of the feed, engine, executor and mock exchange threads to cores.
+//!
 //! `--wait` picks how the engine thread and the executor wait for the next item: `park` (the
 //! engine's default, `SpinYieldPark`: an idle thread sleeps and pays a futex wake-up per
 //! frame), `yield` (`SpinYield`: never sleeps, yields its core while idle) or `spin` (`Spin`:
@@ -18,11 +20,12 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use orderflow_engine::{Engine, Spin, SpinYield, SpinYieldPark, WaitStrategy};
+use orderflow_engine::{Cores, Engine, Spin, SpinYield, SpinYieldPark, WaitStrategy};
 use orderflow_feed::live::{LiveConfig, LiveSource};
 use orderflow_feed::mock::{MarketSpec, MockConfig, MockExchange, Pace, SimConfig};
 
-use crate::live::{Tally, parse_duration, print_latency_table, spawn_executor};
+use crate::live::{Tally, parse_duration, print_latency_table};
+use crate::threads::{PinLayout, spawn_executor, start_pinned};
 
 /// The shared BTCUSDT recording, relative to the repository root.
 const SHARED_CAPTURE: &str = "../shared/data/binance-usdm/btcusdt_20240808.gz";
@@ -49,6 +52,17 @@ pub(crate) struct LatencyArgs {
     /// How the engine thread and the executor wait while idle.
     #[arg(long, value_enum, default_value_t = Wait::Park)]
     wait: Wait,
+    /// Pin threads to cores, `THREAD=CORE` pairs comma separated, threads among `feed`,
+    /// `engine`, `executor` and `mock` (the exchange). On 2 cores,
+    /// `mock=0,feed=0,engine=1,executor=1` with `--wait yield` keeps the engine's side off the
+    /// network's core. Default: no pinning.
+    #[arg(long, value_name = "THREAD=CORE,...", value_parser = PinLayout::parse_bench)]
+    pin: Option<PinLayout>,
+    /// Idle polls spent spinning before the first yield, for `--wait park` and `yield`
+    /// (default: the strategies' own, 128). Threads sharing a core hand it over sooner with
+    /// fewer.
+    #[arg(long, value_name = "N")]
+    spins: Option<u32>,
 }
 
 /// The engine's wait strategies, by name.
@@ -64,13 +78,30 @@ enum Wait {
 
 pub(crate) fn run(args: &LatencyArgs) -> Result<ExitCode> {
     match args.wait {
-        Wait::Park => run_with(args, SpinYieldPark::default()),
-        Wait::Yield => run_with(args, SpinYield::default()),
+        Wait::Park => {
+            let mut wait = SpinYieldPark::default();
+            wait.spins = args.spins.unwrap_or(wait.spins);
+            run_with(args, wait)
+        }
+        Wait::Yield => {
+            let mut wait = SpinYield::default();
+            wait.spins = args.spins.unwrap_or(wait.spins);
+            run_with(args, wait)
+        }
         Wait::Spin => run_with(args, Spin),
     }
 }
 
 fn run_with<W: WaitStrategy>(args: &LatencyArgs, wait: W) -> Result<ExitCode> {
+    // Enumerated before any thread is pinned (a pinned thread sees only its own core).
+    let cores = Cores::detect();
+    let pin = args.pin.clone().unwrap_or_default();
+    for core in [pin.feed, pin.engine, pin.executor, pin.mock]
+        .into_iter()
+        .flatten()
+    {
+        cores.check(core).context("--pin")?;
+    }
     let capture = if args.synthetic {
         None
     } else {
@@ -107,11 +138,13 @@ fn run_with<W: WaitStrategy>(args: &LatencyArgs, wait: W) -> Result<ExitCode> {
             })
         }
     };
-    let mock = MockExchange::start(MockConfig {
-        market,
-        step: Duration::from_millis(1),
-        ..MockConfig::default()
-    })
+    let mock = start_pinned(&cores, pin.mock, "mock exchange", || {
+        MockExchange::start(MockConfig {
+            market,
+            step: Duration::from_millis(1),
+            ..MockConfig::default()
+        })
+    })?
     .context("starting the mock exchange")?;
     let mut config = LiveConfig::new(&symbols);
     config.ws_url = mock.ws_url();
@@ -129,15 +162,16 @@ fn run_with<W: WaitStrategy>(args: &LatencyArgs, wait: W) -> Result<ExitCode> {
     let monitor = source.monitor();
     let engine = Engine::builder()
         .symbols(&symbols)
+        .pin(pin.engine_threads())
         .wait(wait)
         .build()
         .context("configuring the engine")?;
     let mut handle = engine
         .spawn(source, Tally::new(symbols.len()))
         .context("starting the engine")?;
-    let executor = spawn_executor(handle.take_reader());
+    let executor = spawn_executor(handle.take_reader(), &cores, pin.executor)?;
     println!(
-        "bench latency: {} over ws://loopback at {} {}, {} s, wait {:?}",
+        "bench latency: {} over ws://loopback at {} {}, {} s, wait {:?}{}",
         capture.as_ref().map_or_else(
             || format!("simulated market ({})", symbols.join(",")),
             |p| p.display().to_string()
@@ -149,7 +183,10 @@ fn run_with<W: WaitStrategy>(args: &LatencyArgs, wait: W) -> Result<ExitCode> {
             "book events/s per symbol"
         },
         args.duration.as_secs_f64(),
-        args.wait
+        args.wait,
+        args.pin
+            .as_ref()
+            .map_or_else(String::new, |p| format!(", pinned {p}"))
     );
     // Warm up (connect, first snapshot), then measure from a clean slate of frames.
     std::thread::sleep(Duration::from_secs(1));

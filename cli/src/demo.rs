@@ -21,7 +21,8 @@ use orderflow_feed::live::{LiveConfig, LiveSource};
 use orderflow_feed::mock::{Faults, MarketSpec, MockConfig, MockExchange, SimConfig, book_hash};
 use orderflow_replay::Replay;
 
-use crate::live::{Tally, parse_duration, print_latency_table, print_summary, spawn_executor};
+use crate::live::{Tally, parse_duration, print_latency_table, print_summary};
+use crate::threads::spawn_executor;
 
 /// Runs a simulated exchange on loopback, the live pipeline against it, then replays the
 /// recording and checks that it reproduces the live run exactly.
@@ -160,10 +161,11 @@ pub(crate) fn run(args: &DemoArgs) -> Result<ExitCode> {
         .record_to(&log_dir)
         .build()
         .context("configuring the engine")?;
+    let cores = engine.cores().clone();
     let mut handle = engine
         .spawn(source, tally.clone())
         .context("starting the engine")?;
-    let executor = spawn_executor(handle.take_reader());
+    let executor = spawn_executor(handle.take_reader(), &cores, None)?;
     let started = Instant::now();
     let mut calmed = false;
     let mut next_print = Duration::from_secs(5);

@@ -5,16 +5,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use orderflow_core::{Body, Event, StatusCode, SymbolId};
-use orderflow_engine::{
-    Engine, EngineReport, FeatureReader, LatencyReport, Stage, Strategy, StrategyContext,
-    WaitStrategy,
-};
+use orderflow_engine::{Engine, EngineReport, LatencyReport, Stage, Strategy, StrategyContext};
 use orderflow_feed::live::{LiveConfig, LiveMonitor, LiveSource};
+
+use crate::threads::PinLayout;
 
 /// Connect to Binance USD-M (or `--ws-url`/`--rest-url`), keep books and features, and
 /// print a status line per symbol; Ctrl-C stops cleanly with a summary.
@@ -50,6 +48,10 @@ pub(crate) struct LiveArgs {
     /// Keep running even if the recorder dropped events (exit 0 anyway).
     #[arg(long)]
     allow_drop: bool,
+    /// Pin threads to cores, `THREAD=CORE` pairs comma separated, threads among `feed`,
+    /// `engine` and `recorder` (`--pin feed=0,engine=1`). Default: no pinning.
+    #[arg(long, value_name = "THREAD=CORE,...", value_parser = PinLayout::parse_live)]
+    pin: Option<PinLayout>,
 }
 
 /// `500ms`, `10s`, `2m`, `1h`.
@@ -207,23 +209,6 @@ pub(crate) fn p99_receive_to_features(report: &LatencyReport) -> String {
     fmt_ns(a.value_at_quantile(0.99) + b.value_at_quantile(0.99))
 }
 
-/// Drains the executor's feature ring on its own thread (so receive->executor is measured);
-/// the thread returns how many updates it read.
-pub(crate) fn spawn_executor<W>(reader: Option<FeatureReader<W>>) -> JoinHandle<u64>
-where
-    W: WaitStrategy + Send + 'static,
-{
-    std::thread::spawn(move || {
-        let mut n = 0u64;
-        if let Some(mut reader) = reader {
-            while reader.next().is_some() {
-                n += 1;
-            }
-        }
-        n
-    })
-}
-
 /// Prints the latency table of `demo` and `bench latency`: p50/p90/p99/p99.9/max per stage
 /// that has samples.
 pub(crate) fn print_latency_table(latency: &LatencyReport) {
@@ -286,7 +271,12 @@ pub(crate) fn run(args: &LiveArgs) -> Result<ExitCode> {
     let source = LiveSource::start(config).context("starting the live feed")?;
     let monitor = source.monitor();
     let tally = Tally::new(names.len());
-    let mut builder = Engine::builder().symbols(&names);
+    let mut builder = Engine::builder().symbols(&names).pin(
+        args.pin
+            .as_ref()
+            .map(PinLayout::engine_threads)
+            .unwrap_or_default(),
+    );
     if let Some(dir) = &args.record {
         builder = builder.record_to(dir);
     }

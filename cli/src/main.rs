@@ -17,6 +17,7 @@ mod outputs;
 mod parquet_bars;
 mod progress;
 mod sources;
+mod threads;
 mod verify;
 
 use std::fs::File;
