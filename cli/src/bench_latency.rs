@@ -88,6 +88,11 @@ pub(crate) fn run(args: &LatencyArgs) -> Result<ExitCode> {
             wait.spins = args.spins.unwrap_or(wait.spins);
             run_with(args, wait)
         }
+        Wait::Spin if args.spins.is_some() => {
+            anyhow::bail!(
+                "--spins sets how long `park` and `yield` spin; `--wait spin` always spins"
+            )
+        }
         Wait::Spin => run_with(args, Spin),
     }
 }
