@@ -20,12 +20,12 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use orderflow_engine::{Cores, Engine, Spin, SpinYield, SpinYieldPark, WaitStrategy};
+use orderflow_engine::{Cores, Engine, WaitStrategy};
 use orderflow_feed::live::{LiveConfig, LiveSource};
 use orderflow_feed::mock::{MarketSpec, MockConfig, MockExchange, Pace, SimConfig};
 
 use crate::live::{Tally, parse_duration, print_latency_table};
-use crate::threads::{PinLayout, spawn_executor, start_pinned};
+use crate::threads::{PinLayout, RunWith, WaitArgs, spawn_executor, start_pinned};
 
 /// The shared BTCUSDT recording, relative to the repository root.
 const SHARED_CAPTURE: &str = "../shared/data/binance-usdm/btcusdt_20240808.gz";
@@ -49,51 +49,28 @@ pub(crate) struct LatencyArgs {
     /// Symbols (a capture's symbols must be named: default btcusdt).
     #[arg(long, value_delimiter = ',')]
     symbols: Vec<String>,
-    /// How the engine thread and the executor wait while idle.
-    #[arg(long, value_enum, default_value_t = Wait::Park)]
-    wait: Wait,
+    #[command(flatten)]
+    wait: WaitArgs,
     /// Pin threads to cores, `THREAD=CORE` pairs comma separated, threads among `feed`,
     /// `engine`, `executor` and `mock` (the exchange). On 2 cores,
     /// `mock=0,feed=0,engine=1,executor=1` with `--wait yield` keeps the engine's side off the
     /// network's core. Default: no pinning.
     #[arg(long, value_name = "THREAD=CORE,...", value_parser = PinLayout::parse_bench)]
     pin: Option<PinLayout>,
-    /// Idle polls spent spinning before the first yield, for `--wait park` and `yield`
-    /// (default: the strategies' own, 128). Threads sharing a core hand it over sooner with
-    /// fewer.
-    #[arg(long, value_name = "N")]
-    spins: Option<u32>,
-}
-
-/// The engine's wait strategies, by name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum Wait {
-    /// Spin, yield, then sleep until woken (`SpinYieldPark`, the engine's default).
-    Park,
-    /// Spin, then yield the core on every idle poll; never sleeps (`SpinYield`).
-    Yield,
-    /// Busy-spin (`Spin`): lowest latency, one core each for the engine and the executor.
-    Spin,
 }
 
 pub(crate) fn run(args: &LatencyArgs) -> Result<ExitCode> {
-    match args.wait {
-        Wait::Park => {
-            let mut wait = SpinYieldPark::default();
-            wait.spins = args.spins.unwrap_or(wait.spins);
-            run_with(args, wait)
-        }
-        Wait::Yield => {
-            let mut wait = SpinYield::default();
-            wait.spins = args.spins.unwrap_or(wait.spins);
-            run_with(args, wait)
-        }
-        Wait::Spin if args.spins.is_some() => {
-            anyhow::bail!(
-                "--spins sets how long `park` and `yield` spin; `--wait spin` always spins"
-            )
-        }
-        Wait::Spin => run_with(args, Spin),
+    args.wait.run(Bench(args))
+}
+
+/// The command, run with the wait strategy `--wait` chose.
+struct Bench<'a>(&'a LatencyArgs);
+
+impl RunWith for Bench<'_> {
+    type Output = ExitCode;
+
+    fn run<W: WaitStrategy>(self, wait: W) -> Result<ExitCode> {
+        run_with(self.0, wait)
     }
 }
 
@@ -188,7 +165,7 @@ fn run_with<W: WaitStrategy>(args: &LatencyArgs, wait: W) -> Result<ExitCode> {
             "book events/s per symbol"
         },
         args.duration.as_secs_f64(),
-        args.wait,
+        args.wait.wait,
         args.pin
             .as_ref()
             .map_or_else(String::new, |p| format!(", pinned {p}"))

@@ -9,10 +9,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use orderflow_core::{Body, Event, StatusCode, SymbolId};
-use orderflow_engine::{Engine, EngineReport, LatencyReport, Stage, Strategy, StrategyContext};
+use orderflow_engine::{
+    Engine, EngineReport, LatencyReport, Stage, Strategy, StrategyContext, WaitStrategy,
+};
 use orderflow_feed::live::{LiveConfig, LiveMonitor, LiveSource};
 
-use crate::threads::PinLayout;
+use crate::threads::{PinLayout, RunWith, WaitArgs};
 
 /// Connect to Binance USD-M (or `--ws-url`/`--rest-url`), keep books and features, and
 /// print a status line per symbol; Ctrl-C stops cleanly with a summary.
@@ -52,6 +54,8 @@ pub(crate) struct LiveArgs {
     /// `engine` and `recorder` (`--pin feed=0,engine=1`). Default: no pinning.
     #[arg(long, value_name = "THREAD=CORE,...", value_parser = PinLayout::parse_live)]
     pin: Option<PinLayout>,
+    #[command(flatten)]
+    wait: WaitArgs,
 }
 
 /// `500ms`, `10s`, `2m`, `1h`.
@@ -259,6 +263,21 @@ pub(crate) fn print_summary(report: &EngineReport, monitor: &LiveMonitor, with_l
 }
 
 pub(crate) fn run(args: &LiveArgs) -> Result<ExitCode> {
+    args.wait.run(Live(args))
+}
+
+/// The command, run with the wait strategy `--wait` chose.
+struct Live<'a>(&'a LiveArgs);
+
+impl RunWith for Live<'_> {
+    type Output = ExitCode;
+
+    fn run<W: WaitStrategy>(self, wait: W) -> Result<ExitCode> {
+        run_with(self.0, wait)
+    }
+}
+
+fn run_with<W: WaitStrategy>(args: &LiveArgs, wait: W) -> Result<ExitCode> {
     let mut config = LiveConfig::new(&args.symbols);
     config.ws_url.clone_from(&args.ws_url);
     config.rest_url.clone_from(&args.rest_url);
@@ -271,12 +290,15 @@ pub(crate) fn run(args: &LiveArgs) -> Result<ExitCode> {
     let source = LiveSource::start(config).context("starting the live feed")?;
     let monitor = source.monitor();
     let tally = Tally::new(names.len());
-    let mut builder = Engine::builder().symbols(&names).pin(
-        args.pin
-            .as_ref()
-            .map(PinLayout::engine_threads)
-            .unwrap_or_default(),
-    );
+    let mut builder = Engine::builder()
+        .symbols(&names)
+        .pin(
+            args.pin
+                .as_ref()
+                .map(PinLayout::engine_threads)
+                .unwrap_or_default(),
+        )
+        .wait(wait);
     if let Some(dir) = &args.record {
         builder = builder.record_to(dir);
     }

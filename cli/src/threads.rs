@@ -1,12 +1,70 @@
-//! The threads the commands add around the engine: `--pin THREAD=CORE,...` (opt-in core
-//! pinning, DESIGN.md section 2; cores are the OS's CPU numbers, as `taskset` shows them, and a
-//! core the process may not run on is an error before the thread does anything) and the
-//! executor thread that reads the engine's feature ring.
+//! The engine's threads as the commands set them up: `--wait`/`--spins` (the wait strategy),
+//! `--pin THREAD=CORE,...` (opt-in core pinning, DESIGN.md section 2; cores are the OS's CPU
+//! numbers, as `taskset` shows them, and a core the process may not run on is an error before
+//! the thread does anything) and the executor thread that reads the engine's feature ring.
 
 use std::thread::JoinHandle;
 
-use anyhow::{Context, Result, anyhow};
-use orderflow_engine::{Cores, FeatureReader, PinConfig, WaitStrategy};
+use anyhow::{Context, Result, anyhow, bail};
+use orderflow_engine::{
+    Cores, FeatureReader, PinConfig, Spin, SpinYield, SpinYieldPark, WaitStrategy,
+};
+
+/// `--wait` and `--spins`: how the engine's threads (and an executor thread) wait while idle.
+#[derive(Clone, Debug, clap::Args)]
+pub(crate) struct WaitArgs {
+    /// How the engine's threads (and `bench latency`'s executor) wait while idle.
+    #[arg(long, value_enum, default_value_t = Wait::Park)]
+    pub(crate) wait: Wait,
+    /// Idle polls spent spinning before the first yield, for `--wait park` and `yield`
+    /// (default: the strategies' own, 128). Threads sharing a core hand it over sooner with
+    /// fewer.
+    #[arg(long, value_name = "N")]
+    pub(crate) spins: Option<u32>,
+}
+
+/// The engine's wait strategies, by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Wait {
+    /// Spin, yield, then sleep until woken (`SpinYieldPark`, the engine's default).
+    Park,
+    /// Spin, then yield the core on every idle poll; never sleeps (`SpinYield`).
+    Yield,
+    /// Busy-spin (`Spin`): lowest latency, a core for every waiting thread.
+    Spin,
+}
+
+/// A command generic over the engine's wait strategy, run by [`WaitArgs::run`].
+pub(crate) trait RunWith {
+    type Output;
+
+    fn run<W: WaitStrategy>(self, wait: W) -> Result<Self::Output>;
+}
+
+impl WaitArgs {
+    /// Runs `command` with the strategy the flags name.
+    ///
+    /// # Errors
+    /// `--spins` with `--wait spin`, or whatever `command` returns.
+    pub(crate) fn run<R: RunWith>(&self, command: R) -> Result<R::Output> {
+        match self.wait {
+            Wait::Park => {
+                let mut wait = SpinYieldPark::default();
+                wait.spins = self.spins.unwrap_or(wait.spins);
+                command.run(wait)
+            }
+            Wait::Yield => {
+                let mut wait = SpinYield::default();
+                wait.spins = self.spins.unwrap_or(wait.spins);
+                command.run(wait)
+            }
+            Wait::Spin if self.spins.is_some() => {
+                bail!("--spins sets how long `park` and `yield` spin; `--wait spin` always spins")
+            }
+            Wait::Spin => command.run(Spin),
+        }
+    }
+}
 
 /// The core of each thread `--pin` named; `None` leaves a thread unpinned.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -199,6 +257,35 @@ mod tests {
         assert!(PinLayout::parse_bench("recorder=0").is_err());
         let layout = PinLayout::parse_bench("executor=1,mock=0,feed=0").unwrap();
         assert_eq!(layout.to_string(), "feed=0,executor=1,mock=0");
+    }
+
+    /// Names the strategy it is run with.
+    struct Name;
+
+    impl RunWith for Name {
+        type Output = String;
+
+        fn run<W: WaitStrategy>(self, wait: W) -> Result<String> {
+            Ok(format!("{wait:?}"))
+        }
+    }
+
+    #[test]
+    fn wait_flags_pick_the_strategy() {
+        let run = |wait, spins| WaitArgs { wait, spins }.run(Name);
+        assert_eq!(
+            run(Wait::Yield, Some(0)).unwrap(),
+            format!("{:?}", SpinYield { spins: 0 })
+        );
+        assert_eq!(
+            run(Wait::Park, None).unwrap(),
+            format!("{:?}", SpinYieldPark::default())
+        );
+        let park = run(Wait::Park, Some(5)).unwrap();
+        assert!(park.contains("spins: 5"), "{park}");
+        assert_eq!(run(Wait::Spin, None).unwrap(), "Spin");
+        let err = run(Wait::Spin, Some(3)).unwrap_err();
+        assert!(err.to_string().contains("--spins"), "{err}");
     }
 
     #[test]
