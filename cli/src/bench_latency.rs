@@ -60,139 +60,134 @@ pub(crate) struct LatencyArgs {
 }
 
 pub(crate) fn run(args: &LatencyArgs) -> Result<ExitCode> {
-    args.wait.run(Bench(args))
+    args.wait.run(args)
 }
 
-/// The command, run with the wait strategy `--wait` chose.
-struct Bench<'a>(&'a LatencyArgs);
-
-impl RunWith for Bench<'_> {
+/// The command, generic over the wait strategy `--wait` chose.
+impl RunWith for &LatencyArgs {
     type Output = ExitCode;
 
     fn run<W: WaitStrategy>(self, wait: W) -> Result<ExitCode> {
-        run_with(self.0, wait)
-    }
-}
-
-fn run_with<W: WaitStrategy>(args: &LatencyArgs, wait: W) -> Result<ExitCode> {
-    // Enumerated before any thread is pinned (a pinned thread sees only its own core).
-    let cores = Cores::detect();
-    let pin = args.pin.clone().unwrap_or_default();
-    for core in [pin.feed, pin.engine, pin.executor, pin.mock]
-        .into_iter()
-        .flatten()
-    {
-        cores.check(core).context("--pin")?;
-    }
-    let capture = if args.synthetic {
-        None
-    } else {
-        args.input.clone().or_else(|| {
-            Path::new(SHARED_CAPTURE)
-                .exists()
-                .then(|| SHARED_CAPTURE.into())
-        })
-    };
-    let mut symbols: Vec<String> = args
-        .symbols
-        .iter()
-        .map(|s| s.to_ascii_uppercase())
-        .collect();
-    let market = match &capture {
-        Some(path) => {
-            if symbols.is_empty() {
-                symbols.push("BTCUSDT".to_owned());
-            }
-            MarketSpec::Capture {
-                paths: vec![path.clone()],
-                pace: Pace::Rate(args.rate),
-            }
+        let args = self;
+        // Enumerated before any thread is pinned (a pinned thread sees only its own core).
+        let cores = Cores::detect();
+        let pin = args.pin.clone().unwrap_or_default();
+        for core in [pin.feed, pin.engine, pin.executor, pin.mock]
+            .into_iter()
+            .flatten()
+        {
+            cores.check(core).context("--pin")?;
         }
-        None => {
-            if symbols.is_empty() {
-                symbols = vec!["BTCUSDT".to_owned(), "ETHUSDT".to_owned()];
-            }
-            MarketSpec::Sim(SimConfig {
-                symbols: symbols.clone(),
-                ops_per_sec: args.rate,
-                diff_interval_ms: 0,
-                ..SimConfig::default()
-            })
-        }
-    };
-    let mock = start_pinned(&cores, pin.mock, "mock exchange", || {
-        MockExchange::start(MockConfig {
-            market,
-            step: Duration::from_millis(1),
-            ..MockConfig::default()
-        })
-    })?
-    .context("starting the mock exchange")?;
-    let mut config = LiveConfig::new(&symbols);
-    config.ws_url = mock.ws_url();
-    config.rest_url = mock.rest_url();
-    config.depth_speed = "0ms".to_owned();
-    config.trades = true;
-    if capture.is_some() {
-        // The shared recording holds depth, bookTicker and trades only.
-        config.agg_trades = false;
-        config.mark_price = false;
-        config.liquidations = false;
-        config.open_interest_every = None;
-    }
-    let source = LiveSource::start(config).context("starting the live feed")?;
-    let monitor = source.monitor();
-    let engine = Engine::builder()
-        .symbols(&symbols)
-        .pin(pin.engine_threads())
-        .wait(wait)
-        .build()
-        .context("configuring the engine")?;
-    let mut handle = engine
-        .spawn(source, Tally::new(symbols.len()))
-        .context("starting the engine")?;
-    let executor = spawn_executor(handle.take_reader(), &cores, pin.executor)?;
-    println!(
-        "bench latency: {} over ws://loopback at {} {}, {} s, wait {:?}{}",
-        capture.as_ref().map_or_else(
-            || format!("simulated market ({})", symbols.join(",")),
-            |p| p.display().to_string()
-        ),
-        args.rate,
-        if capture.is_some() {
-            "frames/s"
+        let capture = if args.synthetic {
+            None
         } else {
-            "book events/s per symbol"
-        },
-        args.duration.as_secs_f64(),
-        args.wait.wait,
-        args.pin
-            .as_ref()
-            .map_or_else(String::new, |p| format!(", pinned {p}"))
-    );
-    // Warm up (connect, first snapshot), then measure from a clean slate of frames.
-    std::thread::sleep(Duration::from_secs(1));
-    let frames_before = monitor.stats().frames;
-    let started = Instant::now();
-    while started.elapsed() < args.duration && (capture.is_none() || mock.is_running()) {
-        std::thread::sleep(Duration::from_millis(100));
+            args.input.clone().or_else(|| {
+                Path::new(SHARED_CAPTURE)
+                    .exists()
+                    .then(|| SHARED_CAPTURE.into())
+            })
+        };
+        let mut symbols: Vec<String> = args
+            .symbols
+            .iter()
+            .map(|s| s.to_ascii_uppercase())
+            .collect();
+        let market = match &capture {
+            Some(path) => {
+                if symbols.is_empty() {
+                    symbols.push("BTCUSDT".to_owned());
+                }
+                MarketSpec::Capture {
+                    paths: vec![path.clone()],
+                    pace: Pace::Rate(args.rate),
+                }
+            }
+            None => {
+                if symbols.is_empty() {
+                    symbols = vec!["BTCUSDT".to_owned(), "ETHUSDT".to_owned()];
+                }
+                MarketSpec::Sim(SimConfig {
+                    symbols: symbols.clone(),
+                    ops_per_sec: args.rate,
+                    diff_interval_ms: 0,
+                    ..SimConfig::default()
+                })
+            }
+        };
+        let mock = start_pinned(&cores, pin.mock, "mock exchange", || {
+            MockExchange::start(MockConfig {
+                market,
+                step: Duration::from_millis(1),
+                ..MockConfig::default()
+            })
+        })?
+        .context("starting the mock exchange")?;
+        let mut config = LiveConfig::new(&symbols);
+        config.ws_url = mock.ws_url();
+        config.rest_url = mock.rest_url();
+        config.depth_speed = "0ms".to_owned();
+        config.trades = true;
+        if capture.is_some() {
+            // The shared recording holds depth, bookTicker and trades only.
+            config.agg_trades = false;
+            config.mark_price = false;
+            config.liquidations = false;
+            config.open_interest_every = None;
+        }
+        let source = LiveSource::start(config).context("starting the live feed")?;
+        let monitor = source.monitor();
+        let engine = Engine::builder()
+            .symbols(&symbols)
+            .pin(pin.engine_threads())
+            .wait(wait)
+            .build()
+            .context("configuring the engine")?;
+        let mut handle = engine
+            .spawn(source, Tally::new(symbols.len()))
+            .context("starting the engine")?;
+        let executor = spawn_executor(handle.take_reader(), &cores, pin.executor)?;
+        println!(
+            "bench latency: {} over ws://loopback at {} {}, {} s, wait {:?}{}",
+            capture.as_ref().map_or_else(
+                || format!("simulated market ({})", symbols.join(",")),
+                |p| p.display().to_string()
+            ),
+            args.rate,
+            if capture.is_some() {
+                "frames/s"
+            } else {
+                "book events/s per symbol"
+            },
+            args.duration.as_secs_f64(),
+            args.wait.wait,
+            args.pin
+                .as_ref()
+                .map_or_else(String::new, |p| format!(", pinned {p}"))
+        );
+        // Warm up (connect, first snapshot), then measure from a clean slate of frames.
+        std::thread::sleep(Duration::from_secs(1));
+        let frames_before = monitor.stats().frames;
+        let started = Instant::now();
+        while started.elapsed() < args.duration && (capture.is_none() || mock.is_running()) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let elapsed = started.elapsed();
+        let frames = monitor.stats().frames - frames_before;
+        let finished = handle.shutdown().context("stopping the engine")?;
+        let updates = executor.join().unwrap_or(0);
+        let report = finished.report;
+        print_latency_table(&report.latency);
+        #[allow(clippy::cast_precision_loss, reason = "a rate")]
+        let rate = frames as f64 / elapsed.as_secs_f64().max(1e-9);
+        println!(
+            "{frames} frames in {:.1} s: {rate:.0} frames/s; {} events, {updates} feature updates read by the executor; {} parse errors",
+            elapsed.as_secs_f64(),
+            report.feed.events,
+            monitor.stats().parse_errors
+        );
+        println!(
+            "(whole run, warm-up included, in the table; receive = the client's read of the frame)"
+        );
+        Ok(ExitCode::SUCCESS)
     }
-    let elapsed = started.elapsed();
-    let frames = monitor.stats().frames - frames_before;
-    let finished = handle.shutdown().context("stopping the engine")?;
-    let updates = executor.join().unwrap_or(0);
-    let report = finished.report;
-    print_latency_table(&report.latency);
-    #[allow(clippy::cast_precision_loss, reason = "a rate")]
-    let rate = frames as f64 / elapsed.as_secs_f64().max(1e-9);
-    println!(
-        "{frames} frames in {:.1} s: {rate:.0} frames/s; {} events, {updates} feature updates read by the executor; {} parse errors",
-        elapsed.as_secs_f64(),
-        report.feed.events,
-        monitor.stats().parse_errors
-    );
-    println!(
-        "(whole run, warm-up included, in the table; receive = the client's read of the frame)"
-    );
-    Ok(ExitCode::SUCCESS)
 }

@@ -263,107 +263,102 @@ pub(crate) fn print_summary(report: &EngineReport, monitor: &LiveMonitor, with_l
 }
 
 pub(crate) fn run(args: &LiveArgs) -> Result<ExitCode> {
-    args.wait.run(Live(args))
+    args.wait.run(args)
 }
 
-/// The command, run with the wait strategy `--wait` chose.
-struct Live<'a>(&'a LiveArgs);
-
-impl RunWith for Live<'_> {
+/// The command, generic over the wait strategy `--wait` chose.
+impl RunWith for &LiveArgs {
     type Output = ExitCode;
 
     fn run<W: WaitStrategy>(self, wait: W) -> Result<ExitCode> {
-        run_with(self.0, wait)
-    }
-}
-
-fn run_with<W: WaitStrategy>(args: &LiveArgs, wait: W) -> Result<ExitCode> {
-    let mut config = LiveConfig::new(&args.symbols);
-    config.ws_url.clone_from(&args.ws_url);
-    config.rest_url.clone_from(&args.rest_url);
-    config.depth_speed.clone_from(&args.depth_speed);
-    config.trades = args.trades;
-    config.open_interest_every =
-        (!args.open_interest_every.is_zero()).then_some(args.open_interest_every);
-    config.capture.clone_from(&args.capture);
-    let names = config.symbols.clone();
-    let source = LiveSource::start(config).context("starting the live feed")?;
-    let monitor = source.monitor();
-    let tally = Tally::new(names.len());
-    let mut builder = Engine::builder()
-        .symbols(&names)
-        .pin(
-            args.pin
+        let args = self;
+        let mut config = LiveConfig::new(&args.symbols);
+        config.ws_url.clone_from(&args.ws_url);
+        config.rest_url.clone_from(&args.rest_url);
+        config.depth_speed.clone_from(&args.depth_speed);
+        config.trades = args.trades;
+        config.open_interest_every =
+            (!args.open_interest_every.is_zero()).then_some(args.open_interest_every);
+        config.capture.clone_from(&args.capture);
+        let names = config.symbols.clone();
+        let source = LiveSource::start(config).context("starting the live feed")?;
+        let monitor = source.monitor();
+        let tally = Tally::new(names.len());
+        let mut builder = Engine::builder()
+            .symbols(&names)
+            .pin(
+                args.pin
+                    .as_ref()
+                    .map(PinLayout::engine_threads)
+                    .unwrap_or_default(),
+            )
+            .wait(wait);
+        if let Some(dir) = &args.record {
+            builder = builder.record_to(dir);
+        }
+        let engine = builder.build().context("configuring the engine")?;
+        let handle = engine
+            .spawn(source, tally.clone())
+            .context("starting the engine")?;
+        let stop = ctrl_c_flag();
+        let started = Instant::now();
+        let terminal = std::io::stdout().is_terminal();
+        let mut last = vec![0u64; names.len()];
+        let mut printed = 0usize;
+        let mut last_print = Instant::now();
+        let every = if terminal {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_secs(10)
+        };
+        eprintln!(
+            "orderflow live: {} on {} (Ctrl-C to stop){}{}",
+            names.join(","),
+            args.ws_url,
+            args.record.as_ref().map_or(String::new(), |d| format!(
+                ", recording into {}",
+                d.display()
+            )),
+            args.capture
                 .as_ref()
-                .map(PinLayout::engine_threads)
-                .unwrap_or_default(),
-        )
-        .wait(wait);
-    if let Some(dir) = &args.record {
-        builder = builder.record_to(dir);
-    }
-    let engine = builder.build().context("configuring the engine")?;
-    let handle = engine
-        .spawn(source, tally.clone())
-        .context("starting the engine")?;
-    let stop = ctrl_c_flag();
-    let started = Instant::now();
-    let terminal = std::io::stdout().is_terminal();
-    let mut last = vec![0u64; names.len()];
-    let mut printed = 0usize;
-    let mut last_print = Instant::now();
-    let every = if terminal {
-        Duration::from_secs(1)
-    } else {
-        Duration::from_secs(10)
-    };
-    eprintln!(
-        "orderflow live: {} on {} (Ctrl-C to stop){}{}",
-        names.join(","),
-        args.ws_url,
-        args.record.as_ref().map_or(String::new(), |d| format!(
-            ", recording into {}",
-            d.display()
-        )),
-        args.capture
-            .as_ref()
-            .map_or(String::new(), |f| format!(", capturing to {}", f.display()))
-    );
-    while !stop.load(Ordering::Acquire) && args.duration.is_none_or(|d| started.elapsed() < d) {
-        std::thread::sleep(Duration::from_millis(100));
-        if last_print.elapsed() < every {
-            continue;
-        }
-        let elapsed = last_print.elapsed();
-        last_print = Instant::now();
-        let p99 = p99_receive_to_features(&handle.latency());
-        let lines = status_lines(&names, &tally, &mut last, elapsed, &p99, &monitor);
-        let mut out = std::io::stdout().lock();
-        if terminal && printed > 0 {
-            let _ = write!(out, "\x1b[{printed}A");
-        }
-        for line in &lines {
-            if terminal {
-                let _ = write!(out, "\x1b[2K");
+                .map_or(String::new(), |f| format!(", capturing to {}", f.display()))
+        );
+        while !stop.load(Ordering::Acquire) && args.duration.is_none_or(|d| started.elapsed() < d) {
+            std::thread::sleep(Duration::from_millis(100));
+            if last_print.elapsed() < every {
+                continue;
             }
-            let _ = writeln!(out, "{line}");
+            let elapsed = last_print.elapsed();
+            last_print = Instant::now();
+            let p99 = p99_receive_to_features(&handle.latency());
+            let lines = status_lines(&names, &tally, &mut last, elapsed, &p99, &monitor);
+            let mut out = std::io::stdout().lock();
+            if terminal && printed > 0 {
+                let _ = write!(out, "\x1b[{printed}A");
+            }
+            for line in &lines {
+                if terminal {
+                    let _ = write!(out, "\x1b[2K");
+                }
+                let _ = writeln!(out, "{line}");
+            }
+            let _ = out.flush();
+            printed = lines.len();
         }
-        let _ = out.flush();
-        printed = lines.len();
-    }
-    eprintln!("stopping: draining the engine and closing the log...");
-    let finished = handle.shutdown().context("stopping the engine")?;
-    print_summary(&finished.report, &monitor, true);
-    for m in monitor.messages() {
-        println!("  {m}");
-    }
-    if let Err(e) = finished.report.check() {
-        eprintln!("error: {e}");
-        if !args.allow_drop {
-            return Ok(ExitCode::FAILURE);
+        eprintln!("stopping: draining the engine and closing the log...");
+        let finished = handle.shutdown().context("stopping the engine")?;
+        print_summary(&finished.report, &monitor, true);
+        for m in monitor.messages() {
+            println!("  {m}");
         }
+        if let Err(e) = finished.report.check() {
+            eprintln!("error: {e}");
+            if !args.allow_drop {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Ok(ExitCode::SUCCESS)
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]
