@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use orderflow_engine::{Cores, Engine, WaitStrategy};
+use orderflow_engine::{Engine, WaitStrategy};
 use orderflow_feed::live::{LiveConfig, LiveSource};
 use orderflow_feed::mock::{MarketSpec, MockConfig, MockExchange, Pace, SimConfig};
 
@@ -69,15 +69,7 @@ impl RunWith for &LatencyArgs {
 
     fn run<W: WaitStrategy>(self, wait: W) -> Result<ExitCode> {
         let args = self;
-        // Enumerated before any thread is pinned (a pinned thread sees only its own core).
-        let cores = Cores::detect();
         let pin = args.pin.clone().unwrap_or_default();
-        for core in [pin.feed, pin.engine, pin.executor, pin.mock]
-            .into_iter()
-            .flatten()
-        {
-            cores.check(core).context("--pin")?;
-        }
         let capture = if args.synthetic {
             None
         } else {
@@ -114,6 +106,19 @@ impl RunWith for &LatencyArgs {
                 })
             }
         };
+        // Built first: it enumerates the cores before any thread is pinned (a pinned thread
+        // sees only its own core) and checks the feed's and the engine's.
+        let engine = Engine::builder()
+            .symbols(&symbols)
+            .pin(pin.engine_threads())
+            .wait(wait)
+            .build()
+            .context("configuring the engine")?;
+        let cores = engine.cores().clone();
+        if let Some(core) = pin.executor {
+            // Before anything starts; the mock's core is checked as it starts.
+            cores.check(core).context("--pin executor")?;
+        }
         let mock = start_pinned(&cores, pin.mock, "mock exchange", || {
             MockExchange::start(MockConfig {
                 market,
@@ -136,12 +141,6 @@ impl RunWith for &LatencyArgs {
         }
         let source = LiveSource::start(config).context("starting the live feed")?;
         let monitor = source.monitor();
-        let engine = Engine::builder()
-            .symbols(&symbols)
-            .pin(pin.engine_threads())
-            .wait(wait)
-            .build()
-            .context("configuring the engine")?;
         let mut handle = engine
             .spawn(source, Tally::new(symbols.len()))
             .context("starting the engine")?;

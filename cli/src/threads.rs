@@ -72,7 +72,7 @@ pub(crate) struct PinLayout {
     pub(crate) feed: Option<usize>,
     pub(crate) engine: Option<usize>,
     pub(crate) recorder: Option<usize>,
-    /// The thread reading the engine's feature ring (`bench latency`, `demo`).
+    /// The thread reading the engine's feature ring (`bench latency`).
     pub(crate) executor: Option<usize>,
     /// The mock exchange's thread (`bench latency`).
     pub(crate) mock: Option<usize>,
@@ -169,7 +169,9 @@ pub(crate) fn start_pinned<T: Send>(
     };
     std::thread::scope(|s| {
         s.spawn(|| {
-            cores.pin_current(core, thread)?;
+            cores
+                .pin_current(core, thread)
+                .with_context(|| format!("pinning the {thread}"))?;
             Ok(start())
         })
         .join()
