@@ -8,6 +8,11 @@
 //! reader task has the frame (after the kernel and the websocket decoder), so loopback
 //! transport itself is not in the figures.
 //!
+//! `--executor` picks where the features are consumed: `thread` (default), an executor thread
+//! polling the engine's feature ring (receive->executor is then the end to end), or `callback`,
+//! the engine thread's own [`orderflow_engine::Strategy`] callback only, with no executor
+//! thread (receive->features is then the end to end, and a core is left for the rest).
+//!
 //! `--pin` pins any of the feed, engine, executor and mock exchange threads to cores.
 //!
 //! `--wait` picks how the engine thread and the executor wait for the next item: `park` (the
@@ -19,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use orderflow_engine::{Engine, WaitStrategy};
 use orderflow_feed::live::{LiveConfig, LiveSource};
 use orderflow_feed::mock::{MarketSpec, MockConfig, MockExchange, Pace, SimConfig};
@@ -49,14 +54,29 @@ pub(crate) struct LatencyArgs {
     /// Symbols (a capture's symbols must be named: default btcusdt).
     #[arg(long, value_delimiter = ',')]
     symbols: Vec<String>,
+    /// Where the features are consumed: an executor thread polling the feature ring, or only
+    /// the strategy callback on the engine thread (one thread fewer; receive->features is then
+    /// the end to end).
+    #[arg(long, value_enum, default_value_t = Executor::Thread)]
+    executor: Executor,
     #[command(flatten)]
     wait: WaitArgs,
     /// Pin threads to cores, `THREAD=CORE` pairs comma separated, threads among `feed`,
     /// `engine`, `executor` and `mock` (the exchange). On 2 cores,
     /// `mock=0,feed=0,engine=1,executor=1` with `--wait yield` keeps the engine's side off the
-    /// network's core. Default: no pinning.
+    /// network's core; with `--executor callback`, `mock=0,feed=0,engine=1` gives the engine a
+    /// core of its own. Default: no pinning.
     #[arg(long, value_name = "THREAD=CORE,...", value_parser = PinLayout::parse_bench)]
     pin: Option<PinLayout>,
+}
+
+/// Where `bench latency` consumes the features.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Executor {
+    /// An executor thread reads the engine's feature ring.
+    Thread,
+    /// Only the strategy callback on the engine thread; no executor thread.
+    Callback,
 }
 
 pub(crate) fn run(args: &LatencyArgs) -> Result<ExitCode> {
@@ -116,6 +136,9 @@ impl RunWith for &LatencyArgs {
             .context("configuring the engine")?;
         let cores = engine.cores().clone();
         if let Some(core) = pin.executor {
+            if args.executor == Executor::Callback {
+                bail!("--pin executor: there is no executor thread with --executor callback");
+            }
             // Before anything starts; the mock's core is checked as it starts.
             cores.check(core).context("--pin executor")?;
         }
@@ -144,9 +167,16 @@ impl RunWith for &LatencyArgs {
         let mut handle = engine
             .spawn(source, Tally::new(symbols.len()))
             .context("starting the engine")?;
-        let executor = spawn_executor(handle.take_reader(), &cores, pin.executor)?;
+        let executor = match args.executor {
+            Executor::Thread => Some(spawn_executor(handle.take_reader(), &cores, pin.executor)?),
+            Executor::Callback => {
+                // Dropping the reader tells the engine not to publish.
+                drop(handle.take_reader());
+                None
+            }
+        };
         println!(
-            "bench latency: {} over ws://loopback at {} {}, {} s, wait {:?}{}",
+            "bench latency: {} over ws://loopback at {} {}, {} s, executor {:?}, wait {:?}{}",
             capture.as_ref().map_or_else(
                 || format!("simulated market ({})", symbols.join(",")),
                 |p| p.display().to_string()
@@ -158,6 +188,7 @@ impl RunWith for &LatencyArgs {
                 "book events/s per symbol"
             },
             args.duration.as_secs_f64(),
+            args.executor,
             args.wait.wait,
             args.pin
                 .as_ref()
@@ -173,13 +204,22 @@ impl RunWith for &LatencyArgs {
         let elapsed = started.elapsed();
         let frames = monitor.stats().frames - frames_before;
         let finished = handle.shutdown().context("stopping the engine")?;
-        let updates = executor.join().unwrap_or(0);
         let report = finished.report;
+        let consumed = match executor {
+            Some(thread) => format!(
+                "{} feature updates read by the executor",
+                thread.join().unwrap_or(0)
+            ),
+            None => format!(
+                "{} feature updates handed to the callback",
+                report.pipeline.feature_events
+            ),
+        };
         print_latency_table(&report.latency);
         #[allow(clippy::cast_precision_loss, reason = "a rate")]
         let rate = frames as f64 / elapsed.as_secs_f64().max(1e-9);
         println!(
-            "{frames} frames in {:.1} s: {rate:.0} frames/s; {} events, {updates} feature updates read by the executor; {} parse errors",
+            "{frames} frames in {:.1} s: {rate:.0} frames/s; {} events, {consumed}; {} parse errors",
             elapsed.as_secs_f64(),
             report.feed.events,
             monitor.stats().parse_errors

@@ -197,20 +197,14 @@ fn status_lines(
     lines
 }
 
-pub(crate) fn p99_receive_to_features(report: &LatencyReport) -> String {
-    // receive->parsed + parsed->features is what the engine measures without an executor.
-    let h = report.get(Stage::ReceiveToExecutor);
-    if !h.is_empty() {
-        return fmt_ns(h.value_at_quantile(0.99));
-    }
-    let (a, b) = (
-        report.get(Stage::ReceiveToParsed),
-        report.get(Stage::ParsedToFeatures),
-    );
-    if a.is_empty() || b.is_empty() {
+/// The status line's p99 from frame read to features on the engine thread (`-` until the
+/// first).
+fn p99_receive_to_features(report: &LatencyReport) -> String {
+    let h = report.get(Stage::ReceiveToFeatures);
+    if h.is_empty() {
         return "-".to_owned();
     }
-    fmt_ns(a.value_at_quantile(0.99) + b.value_at_quantile(0.99))
+    fmt_ns(h.value_at_quantile(0.99))
 }
 
 /// Prints the latency table of `demo` and `bench latency`: p50/p90/p99/p99.9/max per stage

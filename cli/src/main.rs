@@ -102,8 +102,8 @@ enum BenchCommand {
     Throughput(bench_throughput::ThroughputArgs),
     /// End-to-end latency on loopback: the mock exchange serves real frames (the shared
     /// BTCUSDT recording, or `--input`) or the simulated market over its websocket, through
-    /// the live client, parser, engine and executor ring; p50/p90/p99/p99.9/max per stage and
-    /// frames/s.
+    /// the live client, parser, engine and an executor thread on the feature ring (or only the
+    /// engine's callback, `--executor callback`); p50/p90/p99/p99.9/max per stage and frames/s.
     Latency(bench_latency::LatencyArgs),
 }
 

@@ -62,3 +62,54 @@ fn demo_agrees_with_itself() {
     );
     assert!(!stdout.contains("FAILED"), "{stdout}");
 }
+
+#[test]
+fn bench_latency_reports_the_end_to_end_of_either_executor() {
+    for (executor, end_to_end, consumed, absent) in [
+        (
+            "thread",
+            "receive->executor",
+            "read by the executor",
+            "handed to the callback",
+        ),
+        (
+            "callback",
+            "receive->features",
+            "handed to the callback",
+            "features->executor",
+        ),
+    ] {
+        let out = orderflow(&[
+            "bench",
+            "latency",
+            "--synthetic",
+            "--rate",
+            "200",
+            "--duration",
+            "1s",
+            "--executor",
+            executor,
+        ]);
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+        assert!(stdout.contains(end_to_end), "{executor}: {stdout}");
+        assert!(stdout.contains(consumed), "{executor}: {stdout}");
+        assert!(!stdout.contains(absent), "{executor}: {stdout}");
+    }
+    // No executor thread to pin.
+    let out = orderflow(&[
+        "bench",
+        "latency",
+        "--synthetic",
+        "--executor",
+        "callback",
+        "--pin",
+        "executor=0",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no executor thread with --executor callback"),
+        "{}",
+        text(&out.stderr)
+    );
+}

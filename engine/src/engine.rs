@@ -436,6 +436,7 @@ impl<W: WaitStrategy> Engine<W> {
                         wait,
                         clock,
                         latency,
+                        live: recv_clock == RecvClock::Live,
                     }
                     .run()
                 })

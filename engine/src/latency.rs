@@ -13,6 +13,7 @@
 //! | [`Stage::ParsedToApplied`] | engine | events handed to the feed thread | depth diff fully applied to the book |
 //! | [`Stage::AppliedToFeatures`] | engine | diff applied | per-event features computed |
 //! | [`Stage::ParsedToFeatures`] | engine | events handed to the feed thread | per-event features computed (trades too) |
+//! | [`Stage::ReceiveToFeatures`] | engine | frame read | per-event features computed, what a [`crate::Strategy`] sees (live sources only) |
 //! | [`Stage::FeaturesToExecutor`] | executor | features computed | update popped by [`crate::FeatureReader`] |
 //! | [`Stage::ReceiveToExecutor`] | executor | frame read | update popped (live sources only) |
 //!
@@ -45,19 +46,24 @@ pub enum Stage {
     AppliedToFeatures = 2,
     /// Events handed to the feed thread → per-event features computed (trades included).
     ParsedToFeatures = 3,
+    /// Frame read → per-event features computed on the engine thread, where the
+    /// [`crate::Strategy`] is called with them next (live sources): the end to end of an
+    /// executor that runs in the engine's callback.
+    ReceiveToFeatures = 4,
     /// Features computed → update visible to the executor's thread.
-    FeaturesToExecutor = 4,
+    FeaturesToExecutor = 5,
     /// Frame read → update visible to the executor's thread (live sources).
-    ReceiveToExecutor = 5,
+    ReceiveToExecutor = 6,
 }
 
 impl Stage {
     /// Every stage, in pipeline order.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::ReceiveToParsed,
         Self::ParsedToApplied,
         Self::AppliedToFeatures,
         Self::ParsedToFeatures,
+        Self::ReceiveToFeatures,
         Self::FeaturesToExecutor,
         Self::ReceiveToExecutor,
     ];
@@ -70,6 +76,7 @@ impl Stage {
             Self::ParsedToApplied => "parsed->applied",
             Self::AppliedToFeatures => "applied->features",
             Self::ParsedToFeatures => "parsed->features",
+            Self::ReceiveToFeatures => "receive->features",
             Self::FeaturesToExecutor => "features->executor",
             Self::ReceiveToExecutor => "receive->executor",
         }
@@ -239,6 +246,7 @@ impl Role {
                 Stage::ParsedToApplied,
                 Stage::AppliedToFeatures,
                 Stage::ParsedToFeatures,
+                Stage::ReceiveToFeatures,
             ],
             Self::Executor => &[Stage::FeaturesToExecutor, Stage::ReceiveToExecutor],
         }

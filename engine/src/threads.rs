@@ -233,6 +233,7 @@ impl<Src: EventSource, W: WaitStrategy> FeedThread<Src, W> {
 const PARSED_TO_APPLIED: usize = 0;
 const APPLIED_TO_FEATURES: usize = 1;
 const PARSED_TO_FEATURES: usize = 2;
+const RECEIVE_TO_FEATURES: usize = 3;
 
 /// Snapshot requests go back to the feed thread through a small ring, never blocking.
 struct RingRequester<W> {
@@ -268,6 +269,8 @@ struct EngineSink<S, W> {
     wait: W,
     clock: Clock,
     latency: ThreadLatency,
+    /// `recv_ns` was read from `CLOCK_REALTIME` (a live source): receive->features is measured.
+    live: bool,
     // Per event.
     parsed: Stamp,
     recv_ns: i64,
@@ -340,6 +343,10 @@ impl<S: Strategy, W: WaitStrategy> FeatureSink for EngineSink<S, W> {
         }
         self.latency
             .record(PARSED_TO_FEATURES, self.parsed.elapsed_to(now));
+        if self.live {
+            self.latency
+                .record(RECEIVE_TO_FEATURES, elapsed_ns(self.recv_ns, realtime_ns()));
+        }
         self.stats.feature_events += 1;
         self.digest.event_features(symbol, features);
         self.emitted = true;
@@ -387,6 +394,8 @@ pub(crate) struct EngineThread<S, W> {
     pub(crate) wait: W,
     pub(crate) clock: Clock,
     pub(crate) latency: ThreadLatency,
+    /// The source's `recv_ns` is `CLOCK_REALTIME` ([`RecvClock::Live`]).
+    pub(crate) live: bool,
 }
 
 /// What the engine thread hands back.
@@ -410,6 +419,7 @@ impl<S: Strategy, W: WaitStrategy> EngineThread<S, W> {
             wait,
             clock,
             latency,
+            live,
         } = self;
         let recording = recorder.is_some();
         let mut requester = RingRequester {
@@ -429,6 +439,7 @@ impl<S: Strategy, W: WaitStrategy> EngineThread<S, W> {
             wait,
             clock,
             latency,
+            live,
             parsed: Stamp::default(),
             recv_ns: 0,
             applied_ns: None,

@@ -427,9 +427,79 @@ fn latencies_are_recorded_per_stage_and_on_demand() {
     // Trades only: no book was applied; the source is recorded, so no receive stages.
     assert_eq!(latency.get(Stage::ParsedToApplied).len(), 0);
     assert_eq!(latency.get(Stage::ReceiveToParsed).len(), 0);
+    assert_eq!(latency.get(Stage::ReceiveToFeatures).len(), 0);
+    assert_eq!(latency.get(Stage::ReceiveToExecutor).len(), 0);
     assert!(read > 0);
     let text = latency.to_string();
     assert!(text.contains("parsed->features"), "{text}");
+}
+
+/// Trades stamped with `CLOCK_REALTIME` as they are pushed, as a websocket client stamps
+/// frames: a live source.
+struct LiveTrades {
+    next: u64,
+    end: u64,
+}
+
+impl EventSource for LiveTrades {
+    type Error = std::convert::Infallible;
+
+    fn poll_events(&mut self, out: &mut dyn EventSink) -> Result<SourcePoll, Self::Error> {
+        if self.next == self.end {
+            return Ok(SourcePoll::End);
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        let mut event = trade(self.next);
+        event.recv_ns = now;
+        out.push(event);
+        self.next += 1;
+        Ok(SourcePoll::Ready)
+    }
+
+    fn recv_clock(&self) -> orderflow_engine::RecvClock {
+        orderflow_engine::RecvClock::Live
+    }
+}
+
+#[test]
+fn a_live_source_is_measured_from_the_frame_read() {
+    let mut handle = Engine::builder()
+        .symbols(["BTCUSDT"])
+        .build()
+        .unwrap()
+        .spawn(LiveTrades { next: 0, end: 500 }, ())
+        .unwrap();
+    // Read some of the updates on an executor thread; drop the reader halfway, so the rest
+    // are seen by the engine's callback only.
+    let mut reader = handle.take_reader().unwrap();
+    let executor = thread::spawn(move || {
+        let mut n = 0u64;
+        while n < 200 {
+            if reader.next().is_none() {
+                break;
+            }
+            n += 1;
+        }
+        n
+    });
+    let read = executor.join().unwrap();
+    let finished = handle.join().unwrap();
+    let report = finished.report;
+    let latency = &report.latency;
+    assert_eq!(report.pipeline.feature_events, 500);
+    assert_eq!(read, 200);
+    // One receive->parsed sample per poll, one receive->features per feature update, one
+    // receive->executor per update read.
+    assert_eq!(latency.get(Stage::ReceiveToParsed).len(), 500);
+    assert_eq!(latency.get(Stage::ReceiveToFeatures).len(), 500);
+    assert_eq!(latency.get(Stage::ReceiveToExecutor).len(), 200);
+    // A plausible figure: the receive stamp was read before the features, within seconds.
+    let max = latency.get(Stage::ReceiveToFeatures).max();
+    assert!((1..10_000_000_000).contains(&max), "{max} ns");
+    let text = latency.to_string();
+    assert!(text.contains("receive->features"), "{text}");
 }
 
 /// A strategy that checks what it is handed on the engine thread.
