@@ -1,11 +1,12 @@
 //! One task per routed path: connect, read, reconnect with backoff, rotate before 24 h.
 //!
-//! A route task owns the connection(s) of its path. Each connection has a reader task that
-//! stamps every frame with `CLOCK_REALTIME` right after the read and sends it to the source's
-//! inbox (a bounded channel: when the feed thread falls behind, the reader stops reading and
-//! TCP pushes back; nothing is dropped). Pings are answered by tungstenite while the reader
-//! polls the socket. A connection that delivers nothing for [`LiveConfig::stall_timeout`] is
-//! taken for dead.
+//! A route task owns the connection(s) of its path. Each connection has a reader: a stream of
+//! its text frames, each stamped with `CLOCK_REALTIME` right after the read. The route task
+//! hands the reader to the source, which polls it for the next frame only when the feed thread
+//! asks for one (when the feed thread falls behind, nothing is read and TCP pushes back;
+//! nothing is dropped), and learns through a oneshot why it ended. Pings are answered by
+//! tungstenite while the reader polls the socket. A connection that delivers nothing for
+//! [`LiveConfig::stall_timeout`] is taken for dead.
 //!
 //! Reconnects wait an exponential backoff with full jitter (`rand(0, min(max, base * 2^n))`,
 //! at least `base`), reset once a connection has lived a minute. Before the server's 24 h cut
@@ -13,12 +14,12 @@
 //! side by side for [`LiveConfig::rotation_overlap`] while the source drops the frames the
 //! second copy delivers (by id, see `mod.rs`), then the old one is closed: nothing is missed.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{SinkExt, Stream, StreamExt};
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, sleep_until};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -30,7 +31,11 @@ use crate::streams::Route;
 
 type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// What route and reader tasks tell the source.
+/// A connection's reader, as the route task hands it to the source to poll: the connection's
+/// frames, stamped as they are read (see [`reader`]).
+pub(crate) type Reader = Pin<Box<dyn Stream<Item = Inbound> + Send>>;
+
+/// What the readers (frames) and the source's tasks (the rest) hand the source.
 #[derive(Debug)]
 pub(crate) enum Inbound {
     /// A text frame, stamped right after the read.
@@ -174,26 +179,60 @@ async fn connect(
     Ok(ws)
 }
 
-/// Reads one connection until it ends or is told to close; returns why it ended.
-async fn read_loop(
-    mut ws: Ws,
+/// What a reader needs between two frames.
+struct ReaderState {
+    ws: Ws,
     route: Route,
-    tx: mpsc::Sender<Inbound>,
     stall_timeout: Duration,
-    mut close: oneshot::Receiver<()>,
-) -> String {
+    close: oneshot::Receiver<()>,
+    ended: oneshot::Sender<String>,
+}
+
+/// The text frames of `ws`, each stamped right after its read. When the connection ends
+/// (closed through `close`, by the server, silent for `stall_timeout`, or failed) the reason
+/// goes to `ended` and the stream ends.
+fn reader(
+    ws: Ws,
+    route: Route,
+    stall_timeout: Duration,
+    close: oneshot::Receiver<()>,
+    ended: oneshot::Sender<String>,
+) -> Reader {
+    let state = ReaderState {
+        ws,
+        route,
+        stall_timeout,
+        close,
+        ended,
+    };
+    Box::pin(futures_util::stream::unfold(
+        state,
+        |mut state| async move {
+            match next_frame(&mut state).await {
+                Ok(frame) => Some((frame, state)),
+                Err(reason) => {
+                    let _ = state.ended.send(reason);
+                    None
+                }
+            }
+        },
+    ))
+}
+
+/// The next text frame of a reader's connection, or why the connection ended.
+async fn next_frame(s: &mut ReaderState) -> Result<Inbound, String> {
     loop {
         tokio::select! {
             biased;
-            _ = &mut close => {
-                let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
-                return "closed by us".to_owned();
+            _ = &mut s.close => {
+                let _ = tokio::time::timeout(Duration::from_secs(1), s.ws.close(None)).await;
+                return Err("closed by us".to_owned());
             }
-            next = tokio::time::timeout(stall_timeout, ws.next()) => {
+            next = tokio::time::timeout(s.stall_timeout, s.ws.next()) => {
                 let msg = match next {
-                    Err(_) => return format!("no frame for {stall_timeout:?}"),
-                    Ok(None) => return "connection closed".to_owned(),
-                    Ok(Some(Err(e))) => return format!("read error: {e}"),
+                    Err(_) => return Err(format!("no frame for {:?}", s.stall_timeout)),
+                    Ok(None) => return Err("connection closed".to_owned()),
+                    Ok(Some(Err(e))) => return Err(format!("read error: {e}")),
                     Ok(Some(Ok(msg))) => msg,
                 };
                 let recv_ns = realtime_ns();
@@ -206,19 +245,13 @@ async fn read_loop(
                     // tungstenite queues the pong and flushes it on this same read loop.
                     Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
                     Message::Close(frame) => {
-                        return match frame {
+                        return Err(match frame {
                             Some(f) => format!("close frame {} {}", f.code, f.reason),
                             None => "close frame".to_owned(),
-                        };
+                        });
                     }
                 };
-                if tx.send(Inbound::Frame { route, recv_ns, text }).await.is_err() {
-                    return "source gone".to_owned();
-                }
-                // Let the feed thread's `block_on` return with this frame now, rather than
-                // after this task's next read (a socket read, often empty, and a new stall
-                // timer): `bench latency`, receive->parsed p50 from 4.3-4.6 us to 2.4-2.5 us.
-                tokio::task::yield_now().await;
+                return Ok(Inbound::Frame { route: s.route, recv_ns, text });
             }
         }
     }
@@ -228,7 +261,8 @@ struct Live {
     conn: u32,
     started: Instant,
     close: Option<oneshot::Sender<()>>,
-    task: JoinHandle<String>,
+    /// Why the reader ended; closed without a value if the source dropped it.
+    ended: oneshot::Receiver<String>,
 }
 
 impl Live {
@@ -237,6 +271,19 @@ impl Live {
             let _ = c.send(());
         }
     }
+
+    /// The reader has ended (its reason, if any, is dropped).
+    fn is_finished(&mut self) -> bool {
+        !matches!(
+            self.ended.try_recv(),
+            Err(oneshot::error::TryRecvError::Empty)
+        )
+    }
+}
+
+/// The reason of a reader that ended, or why there is none.
+fn reason_of(ended: Result<String, oneshot::error::RecvError>) -> String {
+    ended.unwrap_or_else(|_| "reader dropped by the source".to_owned())
 }
 
 /// The arguments of [`run_route`].
@@ -246,6 +293,8 @@ pub(crate) struct RouteTask {
     pub(crate) config: Arc<LiveConfig>,
     pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
     pub(crate) tx: mpsc::Sender<Inbound>,
+    /// Where the readers go: the source polls them.
+    pub(crate) readers: mpsc::UnboundedSender<Reader>,
     pub(crate) control: mpsc::Receiver<Control>,
     pub(crate) monitor: Arc<Monitor>,
     pub(crate) seed: u64,
@@ -259,6 +308,7 @@ pub(crate) async fn run_route(task: RouteTask) {
         config,
         tls,
         tx,
+        readers,
         mut control,
         monitor,
         seed,
@@ -268,18 +318,14 @@ pub(crate) async fn run_route(task: RouteTask) {
     let mut current: Option<Live> = None;
     let spawn_reader = |ws: Ws, conn: u32| {
         let (close_tx, close_rx) = oneshot::channel();
-        let task = tokio::spawn(read_loop(
-            ws,
-            route,
-            tx.clone(),
-            config.stall_timeout,
-            close_rx,
-        ));
+        let (ended_tx, ended) = oneshot::channel();
+        // A source that is gone drops the reader, and `ended` closes.
+        let _ = readers.send(reader(ws, route, config.stall_timeout, close_rx, ended_tx));
         Live {
             conn,
             started: Instant::now(),
             close: Some(close_tx),
-            task,
+            ended,
         }
     };
     loop {
@@ -313,8 +359,8 @@ pub(crate) async fn run_route(task: RouteTask) {
         };
         let rotate_at = live.started + config.max_connection_age;
         tokio::select! {
-            reason = &mut live.task => {
-                let reason = reason.unwrap_or_else(|e| format!("reader failed: {e}"));
+            ended = &mut live.ended => {
+                let reason = reason_of(ended);
                 let conn = live.conn;
                 let lived = live.started.elapsed();
                 current = None;
@@ -332,8 +378,7 @@ pub(crate) async fn run_route(task: RouteTask) {
                 Some(Control::Reconnect(reason)) => {
                     live.close();
                     let conn = live.conn;
-                    let task = &mut live.task;
-                    let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+                    let _ = tokio::time::timeout(Duration::from_secs(2), &mut live.ended).await;
                     current = None;
                     monitor.disconnected(route, &reason);
                     if tx.send(Inbound::Disconnected { route, conn }).await.is_err() {
@@ -364,19 +409,19 @@ pub(crate) async fn run_route(task: RouteTask) {
                 let old_conn = live.conn;
                 tokio::select! {
                     () = sleep(config.rotation_overlap) => {}
-                    _ = &mut live.task => {}
-                    _ = &mut next.task => {}
+                    _ = &mut live.ended => {}
+                    _ = &mut next.ended => {}
                 }
                 live.close();
-                if !live.task.is_finished() {
-                    let _ = tokio::time::timeout(Duration::from_secs(2), &mut live.task).await;
+                if !live.is_finished() {
+                    let _ = tokio::time::timeout(Duration::from_secs(2), &mut live.ended).await;
                 }
                 let mut sends = vec![
                     Inbound::Disconnected { route, conn: old_conn },
                     Inbound::Overlap { route, active: false },
                 ];
                 monitor.disconnected(route, "rotated");
-                if next.task.is_finished() {
+                if next.is_finished() {
                     monitor.disconnected(route, "new connection ended during the overlap");
                     sends.push(Inbound::Disconnected { route, conn: next.conn });
                     current = None;
