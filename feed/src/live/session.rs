@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, Stream, StreamExt};
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::{Instant, sleep, sleep_until};
+use tokio::time::{Instant, Sleep, sleep, sleep_until};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
@@ -184,6 +184,11 @@ struct ReaderState {
     ws: Ws,
     route: Route,
     stall_timeout: Duration,
+    /// Fires `stall_timeout` after it was last set, which is not after every message: see
+    /// [`next_frame`].
+    stall: Pin<Box<Sleep>>,
+    /// When the last message (of any kind) was read.
+    last_message: Instant,
     close: oneshot::Receiver<()>,
     ended: oneshot::Sender<String>,
 }
@@ -202,6 +207,8 @@ fn reader(
         ws,
         route,
         stall_timeout,
+        stall: Box::pin(sleep(stall_timeout)),
+        last_message: Instant::now(),
         close,
         ended,
     };
@@ -220,6 +227,10 @@ fn reader(
 }
 
 /// The next text frame of a reader's connection, or why the connection ended.
+///
+/// The stall timer is not set again after every message, which would register and cancel a
+/// timer per frame: when it fires, a connection that read something since it was set gets the
+/// rest of its `stall_timeout` from that message.
 async fn next_frame(s: &mut ReaderState) -> Result<Inbound, String> {
     loop {
         tokio::select! {
@@ -228,14 +239,14 @@ async fn next_frame(s: &mut ReaderState) -> Result<Inbound, String> {
                 let _ = tokio::time::timeout(Duration::from_secs(1), s.ws.close(None)).await;
                 return Err("closed by us".to_owned());
             }
-            next = tokio::time::timeout(s.stall_timeout, s.ws.next()) => {
-                let msg = match next {
-                    Err(_) => return Err(format!("no frame for {:?}", s.stall_timeout)),
-                    Ok(None) => return Err("connection closed".to_owned()),
-                    Ok(Some(Err(e))) => return Err(format!("read error: {e}")),
-                    Ok(Some(Ok(msg))) => msg,
-                };
+            next = s.ws.next() => {
                 let recv_ns = realtime_ns();
+                s.last_message = Instant::now();
+                let msg = match next {
+                    None => return Err("connection closed".to_owned()),
+                    Some(Err(e)) => return Err(format!("read error: {e}")),
+                    Some(Ok(msg)) => msg,
+                };
                 let text = match msg {
                     Message::Text(t) => t,
                     Message::Binary(b) => match tokio_tungstenite::tungstenite::Utf8Bytes::try_from(b) {
@@ -252,6 +263,13 @@ async fn next_frame(s: &mut ReaderState) -> Result<Inbound, String> {
                     }
                 };
                 return Ok(Inbound::Frame { route: s.route, recv_ns, text });
+            }
+            () = &mut s.stall => {
+                let deadline = s.last_message + s.stall_timeout;
+                if Instant::now() >= deadline {
+                    return Err(format!("no frame for {:?}", s.stall_timeout));
+                }
+                s.stall.as_mut().reset(deadline);
             }
         }
     }
