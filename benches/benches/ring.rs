@@ -17,6 +17,8 @@
 //!
 //! - group `ring_message`: a 41-record venue message through our ring, published at once and
 //!   answered with one event; 128-byte `Event`s against 136-byte ones (see [`message`]).
+//! - group `ring_message_work`: the same message with work on every record, published whole
+//!   or every few records (see [`message_work`]).
 //!
 //! In each group but the last: `orderflow` (the engine's hand-written ring), `crossbeam_array_queue`
 //! (crossbeam-queue's MPMC `ArrayQueue`, the named baseline) and `rtrb` (the reference SPSC),
@@ -424,6 +426,101 @@ fn message<T: Copy + Send + 'static>(
     let _ = echo.join();
 }
 
+/// Multiply-adds per record in group `ring_message_work`: a dependent chain, 56 to 66 ns a
+/// record here (`reader_alone`), in the range of the engine's own work on a depth record
+/// (about 30 ns warm, 60 to 100 ns after an idle gap: `--bench idle_gap`).
+const WORK: u32 = 60;
+
+/// The consumer's stand-in for applying one record.
+#[inline]
+fn work(seed: u64) -> u64 {
+    let mut x = seed;
+    for _ in 0..WORK {
+        x = black_box(x.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(1));
+    }
+    x
+}
+
+/// Group `ring_message_work`: as `ring_message` with 128-byte events, but the reader works on
+/// every record ([`work`]) as the engine applies a depth diff's levels, and the writer
+/// publishes the message whole (`whole`) or every `every` records (`every_8`...), so the
+/// reader starts on the first records while the rest are written. `reader_alone` is the
+/// reader's work on one thread with no ring. The figure is the round trip per message.
+fn message_work(
+    c: &mut Criterion,
+    every: Option<u64>,
+    main_core: Option<core_affinity::CoreId>,
+    other: Option<core_affinity::CoreId>,
+) {
+    let (mut tx, mut rx) = orderflow_engine::ring::ring::<Event>(CAPACITY);
+    let (mut ack_tx, mut ack_rx) = orderflow_engine::ring::ring::<Event>(CAPACITY);
+    let stop = Arc::new(AtomicBool::new(false));
+    let echo_stop = Arc::clone(&stop);
+    let echo = thread::spawn(move || {
+        pin(other);
+        let mut got = 0;
+        while !echo_stop.load(Ordering::Relaxed) {
+            if let Ok(record) = rx.try_pop() {
+                black_box(work(stamp(&record)));
+                got += 1;
+                if got == MESSAGE {
+                    got = 0;
+                    while ack_tx.try_push(event(0)).is_err() {
+                        std::hint::spin_loop();
+                    }
+                }
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+    });
+    pin(main_core);
+    let name = every.map_or_else(|| "whole".to_owned(), |n| format!("every_{n}"));
+    let mut group = c.benchmark_group("ring_message_work");
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for i in 0..iters {
+                for j in 0..MESSAGE {
+                    let mut record = event(i + j);
+                    while let Err(full) = tx.try_write(record) {
+                        record = full.into_inner();
+                        tx.publish();
+                        std::hint::spin_loop();
+                    }
+                    if every.is_some_and(|n| (j + 1) % n == 0) {
+                        tx.publish();
+                    }
+                }
+                tx.publish();
+                while ack_rx.try_pop().is_err() {
+                    std::hint::spin_loop();
+                }
+            }
+            start.elapsed()
+        });
+    });
+    group.finish();
+    stop.store(true, Ordering::Relaxed);
+    let _ = echo.join();
+}
+
+fn message_work_alone(c: &mut Criterion) {
+    let mut group = c.benchmark_group("ring_message_work");
+    group.bench_function("reader_alone", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for i in 0..iters {
+                for j in 0..MESSAGE {
+                    black_box(work(stamp(&black_box(event(i + j)))));
+                }
+            }
+            start.elapsed()
+        });
+    });
+    group.finish();
+}
+
 fn benches(c: &mut Criterion) {
     let (main_core, other) = match cores() {
         Some((a, b)) => (Some(a), Some(b)),
@@ -453,6 +550,10 @@ fn benches(c: &mut Criterion) {
         main_core,
         other,
     );
+    message_work_alone(c);
+    for every in [None, Some(8), Some(1)] {
+        message_work(c, every, main_core, other);
+    }
 }
 
 criterion_group! {

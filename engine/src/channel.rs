@@ -41,6 +41,7 @@ pub(crate) fn channel<T: Copy + Send>(capacity: usize) -> (Sender<T>, Receiver<T
     (
         Sender {
             producer,
+            publish_every: usize::MAX,
             data: Arc::clone(&data),
             space: Arc::clone(&space),
         },
@@ -55,6 +56,8 @@ pub(crate) fn channel<T: Copy + Send>(capacity: usize) -> (Sender<T>, Receiver<T
 #[derive(Debug)]
 pub(crate) struct Sender<T> {
     producer: Producer<T>,
+    /// [`Sender::send_record`] publishes once this many records are staged, even mid-message.
+    publish_every: usize,
     data: Arc<Signal>,
     space: Arc<Signal>,
 }
@@ -67,6 +70,14 @@ pub(crate) struct Receiver<T> {
 }
 
 impl<T: Copy + Send> Sender<T> {
+    /// Makes [`Sender::send_record`] publish whenever `records` (at least 1) are staged, not
+    /// only at a message's end.
+    #[must_use]
+    pub(crate) fn publishing_every(mut self, records: usize) -> Self {
+        self.publish_every = records.max(1);
+        self
+    }
+
     /// Pushes `value` following `policy`, waiting with `wait` when it says so, and publishes
     /// it with anything staged before it.
     #[inline]
@@ -80,10 +91,11 @@ impl<T: Copy + Send> Sender<T> {
     }
 
     /// One record of a venue message: written as [`Sender::send`] writes it, but published
-    /// (with the records staged before it) only when `last`, the record that ends the message;
-    /// otherwise the receiver sees it at the next publish, when the ring fills up, or at the
-    /// close. The receiver finishes nothing before a message's last record, and one publish per
-    /// message is one fetch of the `tail` line for it instead of one per record.
+    /// (with the records staged before it) only when `last`, the record that ends the message,
+    /// or when [`Sender::publishing_every`] records are staged; otherwise the receiver sees it
+    /// at the next publish, when the ring fills up, or at the close. One publish per message
+    /// is one fetch of the `tail` line for it instead of one per record; a publish every few
+    /// records lets the receiver start on a long message while the rest is being written.
     #[inline]
     pub(crate) fn send_record<W: WaitStrategy>(
         &mut self,
@@ -96,7 +108,7 @@ impl<T: Copy + Send> Sender<T> {
             Ok(()) => Sent::Pushed,
             Err(PushError::Full(value)) => self.send_full(value, policy, wait),
         };
-        if last {
+        if last || self.producer.unpublished() >= self.publish_every {
             self.publish();
         }
         sent
@@ -210,5 +222,30 @@ impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         self.consumer.close();
         self.space.wake_fenced();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wait::Spin;
+
+    #[test]
+    fn records_are_published_at_the_message_end_or_every_n() {
+        for (every, visible) in [(None, [0, 0, 0, 0, 5]), (Some(2), [0, 2, 2, 4, 5])] {
+            let (tx, mut rx) = channel::<u32>(16);
+            let mut tx = match every {
+                Some(n) => tx.publishing_every(n),
+                None => tx,
+            };
+            for (i, want) in visible.into_iter().enumerate() {
+                let value = u32::try_from(i).unwrap_or(u32::MAX);
+                let sent = tx.send_record(value, i == 4, Backpressure::BlockSpin, Spin);
+                assert_eq!(sent, Sent::Pushed);
+                assert_eq!(rx.len(), want, "every {every:?}, after record {i}");
+            }
+            let got: Vec<u32> = std::iter::from_fn(|| rx.try_recv()).collect();
+            assert_eq!(got, [0, 1, 2, 3, 4]);
+        }
     }
 }

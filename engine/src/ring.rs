@@ -338,6 +338,12 @@ impl<T> Producer<T> {
         self.published != self.tail
     }
 
+    /// Values written with [`Producer::try_write`] and not yet published.
+    #[must_use]
+    pub fn unpublished(&self) -> usize {
+        self.tail.wrapping_sub(self.published)
+    }
+
     /// Number of slots (a power of two).
     #[must_use]
     pub fn capacity(&self) -> usize {
@@ -518,10 +524,12 @@ mod tests {
         p.try_write(1).unwrap();
         p.try_write(2).unwrap();
         assert!(p.has_unpublished());
+        assert_eq!(p.unpublished(), 2);
         assert_eq!(c.try_pop(), Err(PopError::Empty));
         assert_eq!(c.len(), 0);
         p.publish();
         assert!(!p.has_unpublished());
+        assert_eq!(p.unpublished(), 0);
         assert_eq!(c.len(), 2);
         // `try_push` publishes what was staged before it too.
         p.try_write(3).unwrap();
