@@ -16,9 +16,9 @@
 //!   for ours, `write_chunk_uninit` for rtrb, one push each for `ArrayQueue` (no batch API).
 //!
 //! - group `ring_message`: a 41-record venue message through our ring, published at once and
-//!   answered with one event; 128-byte `Event`s against 136-byte ones (see [`message`]).
+//!   answered with one event; 128-byte `Event`s against 136-byte ones (see [`plain`]).
 //! - group `ring_message_work`: the same message with work on every record, published whole
-//!   or every few records (see [`message_work`]).
+//!   or every few records (see [`with_work`]).
 //!
 //! In each group but the last: `orderflow` (the engine's hand-written ring), `crossbeam_array_queue`
 //! (crossbeam-queue's MPMC `ArrayQueue`, the named baseline) and `rtrb` (the reference SPSC),
@@ -365,65 +365,33 @@ struct EventAndStamp {
     stamp: u64,
 }
 
-/// Group `ring_message`: one venue message of [`MESSAGE`] records, written into our ring and
-/// published at once, read whole by the other thread, which answers with one event on a
-/// second ring; the figure is the round trip per message. `event_128B` sends `Event`s (the
+/// One case of the `ring_message` groups: a venue message of [`MESSAGE`] records, written
+/// into our ring, read by the other thread, which answers with one event on a second ring
+/// once it has the whole message; the figure is the round trip per message.
+struct Message<T, R> {
+    group: &'static str,
+    name: String,
+    make: fn(u64) -> T,
+    /// What the reader does with each record (a closure, inlined into the reader's loop).
+    read: R,
+    /// Publish every this many records as well as at the end (`None`: the whole message at
+    /// once, as the engine's feed did before).
+    every: Option<u64>,
+}
+
+/// Group `ring_message`, the message published at once: `event_128B` sends `Event`s (the
 /// engine's slots, two cache lines each), `event_and_u64_136B` an `Event` plus a `u64` (three
 /// lines each): what a separate parse stamp beside each event would cost.
-fn message<T: Copy + Send + 'static>(
-    c: &mut Criterion,
-    name: &str,
-    make: fn(u64) -> T,
-    main_core: Option<core_affinity::CoreId>,
-    other: Option<core_affinity::CoreId>,
-) {
-    let (mut tx, mut rx) = orderflow_engine::ring::ring::<T>(CAPACITY);
-    let (mut ack_tx, mut ack_rx) = orderflow_engine::ring::ring::<Event>(CAPACITY);
-    let stop = Arc::new(AtomicBool::new(false));
-    let echo_stop = Arc::clone(&stop);
-    let echo = thread::spawn(move || {
-        pin(other);
-        let mut got = 0;
-        while !echo_stop.load(Ordering::Relaxed) {
-            if let Ok(record) = rx.try_pop() {
-                black_box(record);
-                got += 1;
-                if got == MESSAGE {
-                    got = 0;
-                    while ack_tx.try_push(event(0)).is_err() {
-                        std::hint::spin_loop();
-                    }
-                }
-            } else {
-                std::hint::spin_loop();
-            }
-        }
-    });
-    pin(main_core);
-    let mut group = c.benchmark_group("ring_message");
-    group.bench_function(name, |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            for i in 0..iters {
-                for j in 0..MESSAGE {
-                    let mut record = make(i + j);
-                    while let Err(full) = tx.try_write(record) {
-                        record = full.into_inner();
-                        tx.publish();
-                        std::hint::spin_loop();
-                    }
-                }
-                tx.publish();
-                while ack_rx.try_pop().is_err() {
-                    std::hint::spin_loop();
-                }
-            }
-            start.elapsed()
-        });
-    });
-    group.finish();
-    stop.store(true, Ordering::Relaxed);
-    let _ = echo.join();
+fn plain<T>(name: &str, make: fn(u64) -> T) -> Message<T, impl Fn(&T) + Send + 'static> {
+    Message {
+        group: "ring_message",
+        name: name.to_owned(),
+        make,
+        read: |r: &T| {
+            black_box(r);
+        },
+        every: None,
+    }
 }
 
 /// Multiply-adds per record in group `ring_message_work`: a dependent chain, 56 to 66 ns a
@@ -431,7 +399,7 @@ fn message<T: Copy + Send + 'static>(
 /// (about 30 ns warm, 60 to 100 ns after an idle gap: `--bench idle_gap`).
 const WORK: u32 = 60;
 
-/// The consumer's stand-in for applying one record.
+/// The reader's stand-in for applying one record.
 #[inline]
 fn work(seed: u64) -> u64 {
     let mut x = seed;
@@ -441,18 +409,36 @@ fn work(seed: u64) -> u64 {
     x
 }
 
-/// Group `ring_message_work`: as `ring_message` with 128-byte events, but the reader works on
-/// every record ([`work`]) as the engine applies a depth diff's levels, and the writer
-/// publishes the message whole (`whole`) or every `every` records (`every_8`...), so the
-/// reader starts on the first records while the rest are written. `reader_alone` is the
-/// reader's work on one thread with no ring. The figure is the round trip per message.
-fn message_work(
+/// Group `ring_message_work`: 128-byte events, the reader working on every record ([`work`])
+/// as the engine applies a depth diff's levels, the message published whole (`whole`) or every
+/// `n` records (`every_n`), so the reader starts on the first records while the rest are
+/// written. `reader_alone` ([`message_work_alone`]) is the reader's work with no ring.
+fn with_work(every: Option<u64>) -> Message<Event, impl Fn(&Event) + Send + 'static> {
+    Message {
+        group: "ring_message_work",
+        name: every.map_or_else(|| "whole".to_owned(), |n| format!("every_{n}")),
+        make: event,
+        read: |r: &Event| {
+            black_box(work(stamp(r)));
+        },
+        every,
+    }
+}
+
+fn message<T: Copy + Send + 'static, R: Fn(&T) + Send + 'static>(
     c: &mut Criterion,
-    every: Option<u64>,
+    case: Message<T, R>,
     main_core: Option<core_affinity::CoreId>,
     other: Option<core_affinity::CoreId>,
 ) {
-    let (mut tx, mut rx) = orderflow_engine::ring::ring::<Event>(CAPACITY);
+    let Message {
+        group,
+        name,
+        make,
+        read,
+        every,
+    } = case;
+    let (mut tx, mut rx) = orderflow_engine::ring::ring::<T>(CAPACITY);
     let (mut ack_tx, mut ack_rx) = orderflow_engine::ring::ring::<Event>(CAPACITY);
     let stop = Arc::new(AtomicBool::new(false));
     let echo_stop = Arc::clone(&stop);
@@ -461,7 +447,7 @@ fn message_work(
         let mut got = 0;
         while !echo_stop.load(Ordering::Relaxed) {
             if let Ok(record) = rx.try_pop() {
-                black_box(work(stamp(&record)));
+                read(&record);
                 got += 1;
                 if got == MESSAGE {
                     got = 0;
@@ -475,14 +461,13 @@ fn message_work(
         }
     });
     pin(main_core);
-    let name = every.map_or_else(|| "whole".to_owned(), |n| format!("every_{n}"));
-    let mut group = c.benchmark_group("ring_message_work");
+    let mut group = c.benchmark_group(group);
     group.bench_function(name, |b| {
         b.iter_custom(|iters| {
             let start = Instant::now();
             for i in 0..iters {
                 for j in 0..MESSAGE {
-                    let mut record = event(i + j);
+                    let mut record = make(i + j);
                     while let Err(full) = tx.try_write(record) {
                         record = full.into_inner();
                         tx.publish();
@@ -539,20 +524,19 @@ fn benches(c: &mut Criterion) {
         stream::<Crossbeam>(c, main_core, other, batch);
         stream::<Rtrb>(c, main_core, other, batch);
     }
-    message(c, "event_128B", event, main_core, other);
+    message(c, plain("event_128B", event), main_core, other);
     message(
         c,
-        "event_and_u64_136B",
-        |i| EventAndStamp {
+        plain("event_and_u64_136B", |i| EventAndStamp {
             event: event(i),
             stamp: i,
-        },
+        }),
         main_core,
         other,
     );
     message_work_alone(c);
     for every in [None, Some(8), Some(1)] {
-        message_work(c, every, main_core, other);
+        message(c, with_work(every), main_core, other);
     }
 }
 

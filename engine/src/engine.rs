@@ -35,9 +35,10 @@ const REQUEST_RING: usize = 256;
 /// The feed publishes a long venue message (a depth diff: 37 records at the median) to the
 /// engine every this many records, so the engine applies its first levels while the feed
 /// writes the rest. The ring bench's group `ring_message_work` (41 records, about 60 ns of
-/// work on each), two runs: 4.21 / 4.05 us a message published whole, 3.54 / 3.39 us every 8
-/// records, 4.21 / 4.06 us every record (a `tail` store per record costs what the overlap
-/// saves). In `bench latency` the difference is within the noise of this VM.
+/// work on each), four runs: a message took 4.21 / 4.05 / 3.48 / 3.62 us published whole and
+/// 3.54 / 3.39 / 3.12 / 3.13 us every 8 records; every record gave 4.21 / 4.06 / 3.29 / 3.11 us,
+/// no better than every 8 and in two runs no better than whole (a `tail` store per record).
+/// In `bench latency` the difference is within the noise of this VM.
 const FEED_PUBLISH_EVERY: usize = 8;
 /// How long an on-demand latency snapshot waits for the threads to answer.
 const SNAPSHOT_TIMEOUT: Duration = Duration::from_millis(200);
