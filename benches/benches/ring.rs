@@ -14,6 +14,8 @@
 //! - group `ring_stream_batched`: the same, the producer publishing 21 events at a time (a
 //!   20-level depth diff, published whole as the engine's feed does): `try_write` + `publish`
 //!   for ours, `write_chunk_uninit` for rtrb, one push each for `ArrayQueue` (no batch API).
+//! - group `ring_stream_batched_256`: ours only, 256 events a publish: the floor of streaming
+//!   128-byte events between these two cores, whatever the ring's protocol.
 //!
 //! - group `ring_message`: a 41-record venue message through our ring, published at once and
 //!   answered with one event; 128-byte `Event`s against 136-byte ones (see [`plain`]).
@@ -278,8 +280,12 @@ fn hop_base(
 /// each published at once, as the engine's feed does.
 const BATCH: u64 = 21;
 
+/// Events published at once in group `ring_stream_batched_256`: the index traffic is then
+/// a rounding error, so the figure is what moving the events' bytes between the cores costs.
+const FLOOR_BATCH: u64 = 256;
+
 /// Group `ring_stream` with `batch` 1 (one push per event), `ring_stream_batched` with
-/// [`BATCH`] (`Spsc::push_batch`).
+/// [`BATCH`] (`Spsc::push_batch`), `ring_stream_batched_<n>` with any other `n`.
 fn stream<Q: Spsc>(
     c: &mut Criterion,
     main_core: Option<core_affinity::CoreId>,
@@ -287,10 +293,10 @@ fn stream<Q: Spsc>(
     batch: u64,
 ) {
     pin(main_core);
-    let name = if batch == 1 {
-        "ring_stream"
-    } else {
-        "ring_stream_batched"
+    let name = match batch {
+        1 => "ring_stream".to_owned(),
+        BATCH => "ring_stream_batched".to_owned(),
+        n => format!("ring_stream_batched_{n}"),
     };
     let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(1));
@@ -524,6 +530,7 @@ fn benches(c: &mut Criterion) {
         stream::<Crossbeam>(c, main_core, other, batch);
         stream::<Rtrb>(c, main_core, other, batch);
     }
+    stream::<Ours>(c, main_core, other, FLOOR_BATCH);
     message(c, plain("event_128B", event), main_core, other);
     message(
         c,
