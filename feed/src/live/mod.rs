@@ -904,8 +904,9 @@ impl EventSource for LiveSource {
 /// timer that bounds one wait.
 struct Inlet {
     inbox: mpsc::Receiver<Inbound>,
-    /// One per connection: one or two per path, two during a rotation's overlap.
-    readers: Vec<Reader>,
+    /// One per connection: one or two per path, two during a rotation's overlap. `None` only
+    /// within a poll, for a reader that ended in it.
+    readers: Vec<Option<Reader>>,
     /// Readers of new connections, from the route tasks.
     new_readers: mpsc::UnboundedReceiver<Reader>,
     /// Where the next poll of `readers` starts: it moves on by one every poll, so none starves.
@@ -937,26 +938,35 @@ impl Inlet {
     /// `SelectAll` of the readers measured slower: it allocates a task node for every item.
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Waited> {
         while let Poll::Ready(Some(reader)) = self.new_readers.poll_recv(cx) {
-            self.readers.push(reader);
+            self.readers.push(Some(reader));
         }
         if let Poll::Ready(item) = self.inbox.poll_recv(cx) {
             return Poll::Ready(item.map_or(Waited::Closed, Waited::Item));
         }
         self.first = self.first.wrapping_add(1);
-        let mut polled = 0;
-        while polled < self.readers.len() {
-            let i = self.first.wrapping_add(polled) % self.readers.len();
-            let Some(reader) = self.readers.get_mut(i) else {
-                break;
+        let n = self.readers.len();
+        let mut frame = None;
+        for k in 0..n {
+            let Some(slot) = self.readers.get_mut(self.first.wrapping_add(k) % n) else {
+                continue;
             };
-            match reader.as_mut().poll_next(cx) {
-                Poll::Ready(Some(frame)) => return Poll::Ready(Waited::Item(frame)),
-                // Ended, having told its route task why; the last one moves into its place.
-                Poll::Ready(None) => drop(self.readers.swap_remove(i)),
-                Poll::Pending => polled += 1,
+            if let Some(reader) = slot {
+                match reader.as_mut().poll_next(cx) {
+                    Poll::Ready(Some(f)) => {
+                        frame = Some(f);
+                        break;
+                    }
+                    // Ended, having told its route task why.
+                    Poll::Ready(None) => *slot = None,
+                    Poll::Pending => {}
+                }
             }
         }
-        self.timer.as_mut().poll(cx).map(|()| Waited::TimedOut)
+        self.readers.retain(Option::is_some);
+        match frame {
+            Some(f) => Poll::Ready(Waited::Item(f)),
+            None => self.timer.as_mut().poll(cx).map(|()| Waited::TimedOut),
+        }
     }
 }
 

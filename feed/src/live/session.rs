@@ -299,11 +299,6 @@ impl Live {
     }
 }
 
-/// The reason of a reader that ended, or why there is none.
-fn reason_of(ended: Result<String, oneshot::error::RecvError>) -> String {
-    ended.unwrap_or_else(|_| "reader dropped by the source".to_owned())
-}
-
 /// The arguments of [`run_route`].
 pub(crate) struct RouteTask {
     pub(crate) route: Route,
@@ -378,7 +373,7 @@ pub(crate) async fn run_route(task: RouteTask) {
         let rotate_at = live.started + config.max_connection_age;
         tokio::select! {
             ended = &mut live.ended => {
-                let reason = reason_of(ended);
+                let reason = ended.unwrap_or_else(|_| "reader dropped by the source".to_owned());
                 let conn = live.conn;
                 let lived = live.started.elapsed();
                 current = None;
