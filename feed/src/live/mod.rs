@@ -1083,6 +1083,46 @@ async fn poll_open_interest(
 mod tests {
     use super::*;
 
+    /// Three readers, the middle one ending in the poll: whichever reader the poll starts at,
+    /// the last one's item is found in that poll. (Removing the ended reader in place, by
+    /// moving the last one into its slot, skipped the last one when the poll started at the
+    /// first: it was found only at the next wake-up.)
+    #[test]
+    fn a_reader_ending_does_not_hide_another_in_the_same_poll() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap_or_else(|e| panic!("runtime: {e}"));
+        let _inside = runtime.enter();
+        for first in 0..3 {
+            let (_tx, inbox) = mpsc::channel(4);
+            let (_readers_tx, new_readers) = mpsc::unbounded_channel();
+            let mut inlet = Inlet {
+                inbox,
+                readers: vec![
+                    Some(Box::pin(futures_util::stream::pending())),
+                    Some(Box::pin(futures_util::stream::empty())),
+                    Some(Box::pin(futures_util::stream::iter([Inbound::Tick]))),
+                ],
+                new_readers,
+                first,
+                timer: Box::pin(tokio::time::sleep(Duration::from_secs(60))),
+            };
+            let polled = inlet.poll_next(&mut Context::from_waker(std::task::Waker::noop()));
+            let found = match &polled {
+                Poll::Ready(Waited::Item(item)) => format!("{item:?}"),
+                Poll::Ready(Waited::Closed) => "closed".to_owned(),
+                Poll::Ready(Waited::TimedOut) => "timed out".to_owned(),
+                Poll::Pending => "pending".to_owned(),
+            };
+            assert_eq!(found, "Tick", "first {first}");
+            // Next poll: both ended readers are dropped, the pending one waits.
+            let polled = inlet.poll_next(&mut Context::from_waker(std::task::Waker::noop()));
+            assert!(polled.is_pending(), "first {first}");
+            assert_eq!(inlet.readers.len(), 1, "first {first}");
+        }
+    }
+
     #[test]
     fn streams_are_routed() {
         let mut c = LiveConfig::new(["BTCUSDT", "ethusdt"]);
