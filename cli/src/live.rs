@@ -275,9 +275,8 @@ impl RunWith for &LiveArgs {
             (!args.open_interest_every.is_zero()).then_some(args.open_interest_every);
         config.capture.clone_from(&args.capture);
         let names = config.symbols.clone();
-        let source = LiveSource::start(config).context("starting the live feed")?;
-        let monitor = source.monitor();
-        let tally = Tally::new(names.len());
+        // The engine first: a core `--pin` names that is missing stops the command before it
+        // connects to anything.
         let mut builder = Engine::builder()
             .symbols(&names)
             .pin(
@@ -291,6 +290,9 @@ impl RunWith for &LiveArgs {
             builder = builder.record_to(dir);
         }
         let engine = builder.build().context("configuring the engine")?;
+        let source = LiveSource::start(config).context("starting the live feed")?;
+        let monitor = source.monitor();
+        let tally = Tally::new(names.len());
         let handle = engine
             .spawn(source, tally.clone())
             .context("starting the engine")?;
