@@ -5,7 +5,7 @@
 //! none, over its websocket. The live client reads them, the engine runs books and features,
 //! and an executor thread reads the feature ring: every stage the engine measures is reported
 //! with p50/p90/p99/p99.9/max, plus frames per second. The clock starts when the client's
-//! reader task has the frame (after the kernel and the websocket decoder), so loopback
+//! reader has the frame (after the kernel and the websocket decoder), so loopback
 //! transport itself is not in the figures.
 //!
 //! `--executor` picks where the features are consumed: `thread` (default), an executor thread

@@ -84,29 +84,33 @@
 //!
 //! | case | `base` | ours | crossbeam `ArrayQueue` | rtrb |
 //! | --- | --- | --- | --- | --- |
-//! | one hop (half a ping-pong) | 149 ns | 234 ns | 327 ns (1.40x) | 265 ns (1.13x) |
-//! | streaming, per event | 1.9 ns | 31 ns | 71 ns (2.3x) | 81 ns (2.6x) |
-//! | streaming, published 21 at a time | | 25 ns | 85 ns (3.4x) | 82 ns (3.3x) |
+//! | one hop (half a ping-pong) | 137 ns | 226 ns | 347 ns (1.54x) | 266 ns (1.18x) |
+//! | streaming, per event | 1.8 ns | 47 ns | 89 ns (1.9x) | 69 ns (1.5x) |
+//! | streaming, published 21 at a time | | 20 ns | 120 ns (5.9x) | 62 ns (3.0x) |
+//! | streaming, published 256 at a time | | 23 ns | | |
 //!
-//! The batched row is how the engine's feed uses the ring: every record of a venue message is
-//! staged and the message published at its last record (rtrb through `write_chunk_uninit`,
-//! `ArrayQueue` one push each, having no batch API). Streaming varies a lot from run to run on
-//! this VM: alternating the bench binaries built before and after the batched releases and
-//! aligned slots, it went from 57 to 74 ns (five runs, median 60) to 38 to 60 ns (seven runs,
-//! median 47), rtrb giving 56 to 75 ns beside either. The threaded engine in `--bench
-//! pipeline` went from 12.6 and 12.3 M to 15.7 and 17.0 M events/s in two alternating runs.
+//! The batched row is close to how the engine's feed uses the ring: the records of a venue
+//! message are staged and published every 8 records and at the message's last
+//! ([`Producer::publish`]; rtrb through `write_chunk_uninit`, `ArrayQueue` one push each,
+//! having no batch API). Streaming one at a time varies most from run to run on this VM: 28
+//! and 34 ns for ours in two other runs the same day. Alternating the bench binaries built
+//! before and after the batched releases and aligned slots, it went from 57 to 74 ns (five
+//! runs, median 60) to 38 to 60 ns (seven runs, median 47), rtrb giving 56 to 75 ns beside
+//! either. The threaded engine in `--bench pipeline` went from 12.6 and 12.3 M to 15.7 and
+//! 17.0 M events/s in two alternating runs.
 //!
 //! Neither DESIGN.md target is met on this VM: a bare cache-line ping-pong (`base`) alone costs
-//! 134 ns one way here, against the 110 ns the target assumed, and a hop moves the counter's
-//! line and then the slot's lines, two transfers in a row; streaming whole 128-byte events
-//! moves two cache lines per event across cores.
+//! 134 to 177 ns one way here, against the 110 ns the target assumed, and a hop moves the
+//! counter's line and then the slot's lines, two transfers in a row. Streaming whole 128-byte
+//! events moves two cache lines per event across cores: 256 at a time, where the index traffic
+//! is negligible, it still costs 20 to 23 ns an event, above the 10 ns target.
 //!
 //! Slot size matters as much as the ring: a slot of the engine ring is exactly one 128-byte
 //! event, two cache lines, because the feed's parse stamp rides in the event's padding
 //! (`threads.rs`, `Stamped`) instead of in a `u64` beside it, which would make each slot 136
-//! bytes, three lines. Group `ring_message` of the same run sends a 41-record depth message
-//! through the ring and back as one event: 2.73 us a round trip with 128-byte records against
-//! 3.07 us with 136-byte ones (11% less); two earlier runs gave 2.81/3.01 and 2.57/3.02 us.
+//! bytes, three lines. Group `ring_message` sends a 41-record depth message through the ring
+//! and back as one event: 2.73 us a round trip with 128-byte records against 3.07 us with
+//! 136-byte ones (11% less) in one run; other runs gave 2.81/3.01, 2.57/3.02 and 2.67/3.07 us.
 //!
 //! # Feature flags
 //! None. `--cfg loom` swaps the ring's atomics for loom's (tests only).

@@ -335,7 +335,7 @@ impl<T> Producer<T> {
     /// `true` when values were written with [`Producer::try_write`] and not yet published.
     #[must_use]
     pub fn has_unpublished(&self) -> bool {
-        self.published != self.tail
+        self.unpublished() != 0
     }
 
     /// Values written with [`Producer::try_write`] and not yet published.

@@ -1,4 +1,5 @@
-//! One task per routed path: connect, read, reconnect with backoff, rotate before 24 h.
+//! One task per routed path: connect, hand each connection's reader to the source, reconnect with
+//! backoff, rotate before 24 h.
 //!
 //! A route task owns the connection(s) of its path. Each connection has a reader: a stream of
 //! its text frames, each stamped with `CLOCK_REALTIME` right after the read. The route task
